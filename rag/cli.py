@@ -1,0 +1,128 @@
+"""The ``rag`` command: parse, call the library, render. Nothing else lives here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rag.errors import UserError
+from rag.settings import Settings
+
+
+def _display(path: str) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return path
+
+
+def _progress_bar() -> Any:
+    from tqdm import tqdm
+
+    bars: dict[str, Any] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        if total < 20:  # short work needs no bar
+            return
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(
+                total=total, desc=stage, unit="chunk" if stage == "embedding" else "file", file=sys.stderr, leave=False
+            )
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.embedders import LazyEmbedder
+    from rag.indexer import index_paths
+
+    report = index_paths([Path(p) for p in args.paths], settings, LazyEmbedder(settings), _progress_bar())
+    if report.rebuilt:
+        print(report.rebuilt, file=sys.stderr)
+    if args.json:
+        print(json.dumps(report.as_json(), ensure_ascii=False))
+    else:
+        for label, paths in (("added", report.added), ("updated", report.updated), ("removed", report.removed)):
+            print(f"{label:>9}: {len(paths)}" + "".join(f"\n           {_display(p)}" for p in paths))
+        print(f"unchanged: {report.unchanged}")
+        print(
+            f"  skipped: {len(report.skipped)}"
+            + "".join(f"\n           {_display(s.path)}: {s.reason}" for s in report.skipped)
+        )
+        print(f"chunks embedded: {report.chunks_embedded}, chunks in the index: {report.chunks_total}")
+    for folder in report.empty_folders:
+        print(f"error: nothing indexable in {_display(folder)} (supported: .txt .md .html .htm .pdf).", file=sys.stderr)
+    return 1 if report.empty_folders else 0
+
+
+def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.catalog import list_documents
+
+    documents = list_documents(settings.index_dir)
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {"title": d.title, "date": d.date, "path": d.path, "paths": list(d.paths), "chunks": d.chunks}
+                    for d in documents
+                ],
+                ensure_ascii=False,
+            )
+        )
+        return 0
+    if not documents:
+        print("The index is empty.")
+    for d in documents:
+        print(f"{d.title}\n    {d.date or 'no date'} · {d.chunks} chunks · {_display(d.path)}")
+        for alias in d.paths[1:]:
+            print(f"    same content: {_display(alias)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rag", description="Answer questions from your own articles, with cited sources."
+    )
+    parser.add_argument("--config", type=Path, help="TOML settings file (default: ./rag.toml if present)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--index", type=Path, help="index folder (default: vectorstore/, or $RAG_INDEX_DIR)")
+        return sub
+
+    index = add("index", "Index files and folders (recursively), incrementally.")
+    index.add_argument("paths", nargs="+", metavar="PATH")
+    index.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    index.set_defaults(run=cmd_index)
+
+    sources = add("sources", "List the indexed documents.")
+    sources.add_argument("--json", action="store_true")
+    sources.set_defaults(run=cmd_sources)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.load(config_file=args.config, index_dir=getattr(args, "index", None))
+        return int(args.run(args, settings))
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; the index is unchanged unless a new version was already published.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

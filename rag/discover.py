@@ -1,0 +1,60 @@
+"""Turn the paths a user names into the files to index."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.errors import UserError
+from rag.types import Skipped
+
+
+class PathNotFoundError(UserError):
+    pass
+
+
+@dataclass(frozen=True)
+class Candidate:
+    path: Path
+    #: The folder the user named (symbolic links may not leave it); None for a named file.
+    root: Path | None
+
+
+@dataclass(frozen=True)
+class Discovery:
+    candidates: list[Candidate]
+    #: Folders walked in full: an indexed file under one of them that is gone was deleted.
+    folders: list[Path]
+    skipped: list[Skipped]
+
+
+def normalise(path: Path) -> Path:
+    """Absolute, without ``..``, but not resolving symbolic links (the link's own name counts)."""
+    return Path(os.path.normpath(path.expanduser().absolute()))
+
+
+def discover(paths: list[Path]) -> Discovery:
+    missing = [str(p) for p in paths if not p.exists() and not p.is_symlink()]
+    if missing:
+        raise PathNotFoundError(f"No such file or folder: {', '.join(missing)}.")
+    candidates: list[Candidate] = []
+    folders: list[Path] = []
+    skipped: list[Skipped] = []
+    for given in paths:
+        path = normalise(given)
+        if not path.is_dir():
+            candidates.append(Candidate(path, None))
+            continue
+        folders.append(path)
+        for folder, dirnames, filenames in os.walk(path, followlinks=False):
+            base = Path(folder)
+            # Hidden folders (.git, .venv...) are never articles.
+            for name in sorted(dirnames):
+                if name.startswith(".") or (base / name).is_symlink():
+                    if (base / name).is_symlink():
+                        skipped.append(Skipped(str(base / name), "symbolic link to a folder, not followed"))
+                    dirnames.remove(name)
+            dirnames.sort()
+            candidates.extend(Candidate(base / name, path) for name in sorted(filenames) if not name.startswith("."))
+    return Discovery(candidates, folders, skipped)

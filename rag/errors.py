@@ -1,0 +1,9 @@
+"""The one base class for errors a user can cause and fix.
+
+The command line and the UI show their message as a single line, never a
+traceback; every message says what to do.
+"""
+
+
+class UserError(Exception):
+    pass

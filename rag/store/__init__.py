@@ -1,0 +1,1 @@
+"""The on-disk index: versions, manifest, docstore, vectors."""

@@ -1,0 +1,131 @@
+"""One published index version: FAISS vectors, SQLite docstore, BM25 arrays.
+
+Everything is a plain file in the version folder (FAISS's own format, SQLite,
+NumPy ``.npy`` without pickle, JSON) and listed with its checksum in the
+manifest, which is checked on open.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from rag.errors import UserError
+from rag.retrieval.lexical import LexicalIndex
+from rag.store.docstore import DOCSTORE, DocStore, SourceFile, StoredChunk, write_docstore
+from rag.store.manifest import IndexCorruptError, Manifest, checksums
+from rag.store.versions import current_version, publish, staging
+from rag.types import Document
+
+VECTORS = "vectors.faiss"
+LEXICAL = "lexical"
+
+log = logging.getLogger(__name__)
+
+
+class IndexNotFoundError(UserError):
+    pass
+
+
+@dataclass(frozen=True)
+class IndexContents:
+    """Everything a new version holds; ``vectors[i]`` belongs to ``chunks[i]``."""
+
+    documents: list[Document]
+    sources: list[SourceFile]
+    chunks: list[StoredChunk]
+    vectors: np.ndarray
+    embedder: dict[str, Any]
+    chunking: dict[str, Any]
+    lexical: dict[str, Any]
+
+
+def write_version(index_dir: Path, contents: IndexContents) -> Path:
+    """Write ``contents`` as a new version and publish it (caller holds the lock)."""
+    with staging(index_dir) as folder:
+        vectors = np.ascontiguousarray(contents.vectors, dtype=np.float32)
+        flat = faiss.IndexFlatIP(int(contents.embedder["dimension"]))
+        if len(vectors):
+            flat.add(vectors)
+        faiss.write_index(flat, str(folder / VECTORS))
+        write_docstore(folder / DOCSTORE, contents.documents, contents.sources, contents.chunks)
+        LexicalIndex.build([list(c.tokens) for c in contents.chunks]).save(folder / LEXICAL)
+        previous = current_version(index_dir)
+        number = int(previous.name[1:]) + 1 if previous else 1
+        Manifest(
+            version=number,
+            embedder=contents.embedder,
+            chunking=contents.chunking,
+            lexical=contents.lexical,
+            documents=len(contents.documents),
+            chunks=len(contents.chunks),
+            checksums=checksums(folder),
+            created=datetime.now(UTC).isoformat(timespec="seconds"),
+        ).write(folder)
+        return publish(index_dir, folder)
+
+
+class Index:
+    """A read-only view of one version; cheap to share between threads."""
+
+    def __init__(self, folder: Path, verify: bool = True) -> None:
+        self.folder = folder
+        self.manifest = Manifest.read(folder)
+        if verify:
+            self.manifest.verify(folder)
+        try:
+            self.vectors = faiss.read_index(str(folder / VECTORS))
+            self.docstore = DocStore(folder / DOCSTORE)
+            self.lexical = LexicalIndex.load(folder / LEXICAL)
+        except Exception as error:
+            raise IndexCorruptError(f"index files in {folder} are unreadable ({error})") from None
+        if self.vectors.ntotal != self.manifest.chunks:
+            raise IndexCorruptError(
+                f"{folder / VECTORS} holds {self.vectors.ntotal} vectors, expected {self.manifest.chunks}"
+            )
+
+    @classmethod
+    def open(cls, index_dir: Path, verify: bool = True) -> Index:
+        """Open the current version, falling back to the previous one if it is damaged."""
+        folder = current_version(index_dir)
+        if folder is None:
+            raise IndexNotFoundError(f"No index in {index_dir}: run `rag index PATH` first.")
+        try:
+            return cls(folder, verify)
+        except IndexCorruptError as error:
+            older = sorted((p for p in index_dir.glob("v[0-9]*") if p.name < folder.name), reverse=True)
+            for candidate in older:
+                try:
+                    index = cls(candidate, verify)
+                except IndexCorruptError:
+                    continue
+                log.warning("%s; using the previous version %s", error, candidate.name)
+                return index
+            raise IndexCorruptError(f"{error}: run `rag index` on your files again to rebuild it") from None
+
+    @property
+    def version(self) -> int:
+        return self.manifest.version
+
+    def __len__(self) -> int:
+        return int(self.vectors.ntotal)
+
+    def all_vectors(self) -> np.ndarray:
+        if len(self) == 0:
+            return np.zeros((0, self.vectors.d), dtype=np.float32)
+        return np.asarray(self.vectors.reconstruct_n(0, len(self)), dtype=np.float32)
+
+    def search_dense(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        if len(self) == 0 or k <= 0:
+            return []
+        scores, rows = self.vectors.search(np.asarray(query, dtype=np.float32).reshape(1, -1), min(k, len(self)))
+        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
+
+    def close(self) -> None:
+        self.docstore.close()

