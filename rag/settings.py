@@ -37,11 +37,13 @@ class Settings:
     # Empty means "look it up from the model" (English for the default model).
     embedding_languages: tuple[str, ...] = ()
     # Chunks stay below the model's window (256 wordpieces for MiniLM).
-    chunk_max_tokens: int = 200
+    chunk_max_tokens: int = 250
     chunk_overlap_tokens: int = 40
     max_file_bytes: int = 50 * 1024 * 1024
     pdf_timeout_seconds: float = 60.0
     top_k: int = 5
+    # hybrid (default), lexical (BM25 only) or dense (embeddings only)
+    retrieval_mode: str = "hybrid"
     min_relevance: float = 0.0
     generator: str = "extractive"
     llm_base_url: str = "http://127.0.0.1:11434/v1"

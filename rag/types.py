@@ -78,6 +78,7 @@ class Hit:
     #: (share of the question's terms it contains, or dense similarity).
     relevance: float = 0.0
     page: int | None = None
+    language: str = "und"
 
 
 Verification = Literal["supported", "weak", "unsupported"]

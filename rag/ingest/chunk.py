@@ -212,3 +212,8 @@ def _overlap_start(units: list[_Unit], first: int, stop: int, max_tokens: int, o
         start -= 1
         carried += units[start].tokens
     return start
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """``(start, end)`` of each sentence of ``text[start:end]``, offsets into ``text``."""
+    return [(s, e) for s, e, _ in _sentences(text, start, len(text) if end is None else end)]

@@ -54,14 +54,35 @@ def fusion_weights(
     return FusionWeights(1.0, 1.0 if speaks_all else FOREIGN_DENSE_WEIGHT)
 
 
-def rrf(rankings: list[tuple[float, list[int]]]) -> dict[int, float]:
+def rrf(rankings: list[tuple[float, list[tuple[int, float]]]]) -> dict[int, float]:
     scores: dict[int, float] = {}
-    for weight, rows in rankings:
+    for weight, ranked in rankings:
         if weight <= 0:
             continue
-        for rank, row in enumerate(rows):
+        for rank, (row, _) in enumerate(ranked):
             scores[row] = scores.get(row, 0.0) + weight / (RRF_K + rank + 1)
     return scores
+
+
+def convex(rankings: list[tuple[float, list[tuple[int, float]]]]) -> dict[int, float]:
+    """Weighted sum of min-max normalised scores (Bruch et al., 2023).
+
+    Unlike reciprocal ranks, it keeps how far ahead the best passage is: a
+    weak retriever's near-ties can no longer overturn a clear lexical win.
+    """
+    scores: dict[int, float] = {}
+    for weight, ranked in rankings:
+        if weight <= 0 or not ranked:
+            continue
+        values = [score for _, score in ranked]
+        low, high = min(values), max(values)
+        span = high - low or 1.0
+        for row, score in ranked:
+            scores[row] = scores.get(row, 0.0) + weight * (score - low) / span
+    return scores
+
+
+FUSE = convex
 
 
 class HybridRetriever:
@@ -100,7 +121,7 @@ class HybridRetriever:
         dense = self._dense.search(query, language, DEPTH) if weights.dense > 0 else []
         timings["dense"] = time.perf_counter() - started
         started = time.perf_counter()
-        fused = rrf([(weights.lexical, [r for r, _ in lexical]), (weights.dense, [r for r, _ in dense])])
+        fused = FUSE([(weights.lexical, lexical), (weights.dense, dense)])
         ranked = sorted(fused, key=lambda row: (-fused[row], row))
         chunks = self.index.docstore.chunks(ranked[: max(4 * k, 20)])
         lexical_rank = {row: rank for rank, (row, _) in enumerate(lexical, 1)}
@@ -140,6 +161,7 @@ class HybridRetriever:
             row=row,
             relevance=relevance,
             page=chunk.page,
+            language=document.language,
         )
 
     def document(self, doc_id: str) -> Document:

@@ -1,0 +1,157 @@
+"""``rag eval``: run a QA file through the real pipeline and score it.
+
+A QA line is ``{"id", "question", "answers", "sources", "spans"}``; spans are
+character offsets into the gold source's text. A retrieved passage counts
+when it comes from a gold source and overlaps a gold span.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rag.errors import UserError
+from rag.textnorm import normalise
+from rag.types import Answer, Hit
+
+RETRIEVED = 10
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    question: str
+    answers: list[str]
+    sources: list[str]
+    spans: list[tuple[int, int]]
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.answers)
+
+
+@dataclass
+class Scores:
+    questions: int = 0
+    answerable: int = 0
+    hits_at: dict[int, int] = field(default_factory=lambda: {1: 0, 5: 0, 10: 0})
+    reciprocal_ranks: float = 0.0
+    answer_contains: int = 0
+    citation_overlaps: int = 0
+    abstained_answerable: int = 0
+    unanswerable: int = 0
+    abstained_unanswerable: int = 0
+    retrieval_seconds: list[float] = field(default_factory=list)
+    answer_seconds: list[float] = field(default_factory=list)
+
+    def table(self) -> dict[str, float]:
+        n = max(self.answerable, 1)
+        table = {f"recall@{k}": v / n for k, v in self.hits_at.items()}
+        table["mrr@10"] = self.reciprocal_ranks / n
+        table["answer_contains"] = self.answer_contains / n
+        table["citation_overlap"] = self.citation_overlaps / n
+        table["abstained_answerable"] = self.abstained_answerable / n
+        if self.unanswerable:
+            table["abstained_unanswerable"] = self.abstained_unanswerable / self.unanswerable
+        table["retrieval_ms_median"] = 1000 * statistics.median(self.retrieval_seconds or [0.0])
+        table["answer_ms_median"] = 1000 * statistics.median(self.answer_seconds or [0.0])
+        return table
+
+
+def read_questions(path: Path) -> Iterator[Question]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise UserError(f"Cannot read {path}: {error.strerror}.") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            yield Question(
+                id=str(data["id"]),
+                question=data["question"],
+                answers=list(data.get("answers", [])),
+                sources=list(data.get("sources", [])),
+                spans=[(int(a), int(b)) for a, b in data.get("spans", [])],
+            )
+        except (ValueError, KeyError, TypeError) as error:
+            raise UserError(f"{path}:{number} is not a QA line ({error}); see README, 'Evaluate'.") from None
+
+
+def _same_file(path: str, gold: list[str]) -> bool:
+    return any(path == g or path.endswith("/" + g) for g in gold)
+
+
+def passage_matches(source: str, start: int, end: int, question: Question) -> bool:
+    if not _same_file(source, question.sources):
+        return False
+    return any(start < gold_end and gold_start < end for gold_start, gold_end in question.spans)
+
+
+def score(question: Question, answer: Answer, scores: Scores) -> dict[str, Any]:
+    scores.questions += 1
+    hits = list(answer.hits)
+    scores.retrieval_seconds.append(answer.timings.get("retrieval", 0.0))
+    scores.answer_seconds.append(answer.timings.get("total", 0.0))
+    if not question.answerable:
+        scores.unanswerable += 1
+        scores.abstained_unanswerable += answer.abstained
+    else:
+        scores.answerable += 1
+        rank = next(
+            (i for i, h in enumerate(hits[:RETRIEVED], 1) if passage_matches(h.source, *_span(h), question)), None
+        )
+        if rank is not None:
+            scores.reciprocal_ranks += 1 / rank
+            for k in scores.hits_at:
+                scores.hits_at[k] += rank <= k
+        scores.abstained_answerable += answer.abstained
+        scores.answer_contains += any(normalise(a) in normalise(answer.text) for a in question.answers)
+        first = answer.citations[0] if answer.citations else None
+        scores.citation_overlaps += bool(first and passage_matches(first.hit.source, first.start, first.end, question))
+    return {
+        "id": question.id,
+        "answer": answer.text,
+        "abstained": answer.abstained,
+        "citations": [
+            {"n": c.n, "source": c.hit.source, "start": c.start, "end": c.end, "verification": c.verification}
+            for c in answer.citations
+        ],
+        "retrieved": [
+            {"rank": i, "source": h.source, "start": h.chunk.start, "end": h.chunk.end, "score": round(h.score, 6)}
+            for i, h in enumerate(hits[:RETRIEVED], 1)
+        ],
+    }
+
+
+def _span(hit: Hit) -> tuple[int, int]:
+    return hit.chunk.start, hit.chunk.end
+
+
+def evaluate(
+    ask: Callable[[str], Answer],
+    qa_file: Path,
+    out: Path | None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Scores:
+    questions = list(read_questions(qa_file))
+    if not questions:
+        raise UserError(f"{qa_file} holds no questions.")
+    scores = Scores()
+    handle = out.open("w", encoding="utf-8") if out else None
+    try:
+        for number, question in enumerate(questions, 1):
+            line = score(question, ask(question.question), scores)
+            if handle:
+                handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+            if progress:
+                progress(number, len(questions))
+    finally:
+        if handle:
+            handle.close()
+    return scores

@@ -1,0 +1,125 @@
+"""Offline answers without an LLM: the sentences of the passages that best answer.
+
+Each sentence of the retrieved passages is scored by how much of the question
+it covers (terms weighted by their rarity among the candidate sentences), by
+whether it holds the kind of fact the question asks for (a number for
+"combien"/"how many", a year for "quand"/"when", a name for "qui"/"who"),
+and by its passage's rank. The best sentence is the answer, with a second one
+only when it is nearly as good and adds something; each is cited.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from rag.ingest.chunk import sentence_spans
+from rag.retrieval.analysis import analyze
+from rag.types import Hit
+
+_NUMBER = re.compile(r"\d")
+_YEAR = re.compile(
+    r"\b(1[0-9]{3}|20[0-9]{2})\b|\b(janvier|février|mars|avril|mai|juin|juillet|août|septembre|"
+    r"octobre|novembre|décembre|january|february|march|april|june|july|august|september|"
+    r"october|november|december)\b",
+    re.IGNORECASE,
+)
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-ZÀ-Þ][\w’'-]+")
+
+# What kind of fact a question asks for, from its interrogative words.
+_ASKS = (
+    (
+        "number",
+        re.compile(
+            r"\b(combien|quel(le)?s? (est|sont|était|étaient) (le|la|les) (nombre|montant|taux|"
+            r"pourcentage|prix|population)|how (many|much)|what (percentage|number|amount))\b",
+            re.I,
+        ),
+    ),
+    (
+        "date",
+        re.compile(
+            r"\b(quand|en quelle année|à quelle date|depuis quand|when|what year|which year|"
+            r"in what year)\b",
+            re.I,
+        ),
+    ),
+    ("name", re.compile(r"\b(qui|who|whom|whose|quel(le)? (entreprise|société|pays|ville|personne))\b", re.I)),
+)
+TYPE_BONUS = 0.25
+RANK_WEIGHT = 0.1
+SECOND_SENTENCE = 0.9  # share of the best score a second sentence needs
+
+
+@dataclass(frozen=True)
+class Candidate:
+    passage: int  # 1-based number of the passage
+    text: str
+    score: float
+    terms: frozenset[str]
+
+
+def expected_type(question: str) -> str | None:
+    return next((kind for kind, pattern in _ASKS if pattern.search(question)), None)
+
+
+def _has_type(kind: str | None, sentence: str, question: str) -> bool:
+    if kind == "number":
+        asked = set(re.findall(r"\d+", question))
+        return any(n not in asked for n in re.findall(r"\d+", sentence))
+    if kind == "date":
+        return bool(_YEAR.search(sentence))
+    if kind == "name":
+        lowered = question.lower()
+        return any(name.lower() not in lowered for name in _NAME.findall(sentence))
+    return False
+
+
+def rank_sentences(question: str, passages: list[Hit], languages: list[str]) -> list[Candidate]:
+    question_terms = {t for lang in languages for t in analyze(question, lang)}
+    kind = expected_type(question)
+    raw: list[tuple[int, str, frozenset[str]]] = []
+    for number, hit in enumerate(passages, 1):
+        text = hit.chunk.text
+        for start, end in sentence_spans(text):
+            sentence = text[start:end]
+            terms = frozenset(t for lang in languages for t in analyze(sentence, lang))
+            raw.append((number, sentence, terms))
+    if not raw or not question_terms:
+        return []
+    # Rarer question terms decide more: "Alibaba" over "laboratoire".
+    idf = {t: math.log(1 + len(raw) / (1 + sum(t in terms for _, _, terms in raw))) for t in question_terms}
+    total = sum(idf.values()) or 1.0
+    candidates = []
+    for number, sentence, terms in raw:
+        coverage = sum(idf[t] for t in question_terms & terms) / total
+        score = coverage + TYPE_BONUS * _has_type(kind, sentence, question) * (coverage > 0)
+        score += RANK_WEIGHT * (1 - (number - 1) / max(len(passages), 1))
+        candidates.append(Candidate(number, sentence, score, terms & question_terms))
+    return sorted(candidates, key=lambda c: -c.score)
+
+
+def select(candidates: list[Candidate]) -> list[Candidate]:
+    if not candidates or not candidates[0].terms:
+        return []
+    best = candidates[0]
+    chosen = [best]
+    for other in candidates[1:3]:
+        if other.score >= SECOND_SENTENCE * best.score and other.terms - best.terms and other.text != best.text:
+            chosen.append(other)
+            break
+    return chosen
+
+
+class ExtractiveGenerator:
+    name = "extractive"
+
+    def generate(self, question: str, passages: list[Hit], language: str) -> Iterator[str]:
+        languages = list(dict.fromkeys([language, *(hit.language for hit in passages if hit.language != "und")]))
+        for candidate in select(rank_sentences(question, passages, languages)):
+            yield f"{candidate.text} [{candidate.passage}] "
+
+    def rewrite(self, question: str, history: list[tuple[str, str]], language: str) -> str | None:
+        return None  # the built-in heuristic (rag.conversation) handles follow-ups
