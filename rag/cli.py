@@ -12,6 +12,7 @@ from typing import Any
 
 from rag.errors import UserError
 from rag.settings import Settings
+from rag.types import Answer
 
 
 def _display(path: str) -> str:
@@ -88,6 +89,98 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _answer_json(answer: Answer) -> dict[str, Any]:
+    return {
+        "question": answer.question,
+        "answer": answer.text,
+        "abstained": answer.abstained,
+        "error": answer.error,
+        "rewritten_question": answer.rewritten_question,
+        "citations": [
+            {
+                "n": c.n,
+                "source": c.hit.source,
+                "title": c.hit.title,
+                "page": c.hit.page,
+                "start": c.start,
+                "end": c.end,
+                "text": c.span_text,
+                "verification": c.verification,
+            }
+            for c in answer.citations
+        ],
+        "retrieved": [
+            {
+                "rank": rank,
+                "source": h.source,
+                "start": h.chunk.start,
+                "end": h.chunk.end,
+                "score": h.score,
+                "lexical_rank": h.lexical_rank,
+                "dense_rank": h.dense_rank,
+                "relevance": h.relevance,
+            }
+            for rank, h in enumerate(answer.hits, 1)
+        ],
+        "timings_ms": {stage: round(1000 * seconds, 2) for stage, seconds in answer.timings.items()},
+    }
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.service import Assistant
+
+    answer = Assistant(settings).ask(" ".join(args.question))
+    if args.json:
+        print(json.dumps(_answer_json(answer), ensure_ascii=False))
+        return 0
+    print(answer.text)
+    if answer.error:
+        print(f"error: {answer.error}", file=sys.stderr)
+    cited = {c.n: c for c in answer.citations}
+    shown = answer.hits if answer.abstained else [h for n, h in enumerate(answer.hits, 1) if n in cited]
+    if shown:
+        print("\nClosest passages:" if answer.abstained else "\nSources:")
+    for n, hit in enumerate(answer.hits, 1):
+        if hit not in shown:
+            continue
+        where = _display(hit.source) + (f", page {hit.page}" if hit.page else "")
+        print(f"[{n}] {hit.title} ({hit.date or 'no date'}) — {where}")
+        citation = cited.get(n)
+        quote = citation.span_text if citation else hit.chunk.text[:300]
+        mark = f" ({citation.verification})" if citation and citation.verification != "supported" else ""
+        print(f"    « {quote} »{mark}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from tqdm import tqdm
+
+    from rag.evaluation import evaluate
+    from rag.service import Assistant
+
+    assistant = Assistant(settings)
+    bar = tqdm(desc="questions", unit="q", file=sys.stderr, leave=False)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    scores = evaluate(assistant.ask, Path(args.qa_file), Path(args.out) if args.out else None, progress)
+    bar.close()
+    table = scores.table()
+    print(f"{scores.questions} questions ({scores.answerable} answerable)")
+    for name, value in table.items():
+        print(f"{name:>24}: {value:.1f}" if name.endswith("_median") else f"{name:>24}: {value:.3f}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from ui.server import serve
+
+    serve(settings.replace(host=args.host, port=args.port))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rag", description="Answer questions from your own articles, with cited sources."
@@ -105,9 +198,24 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     index.set_defaults(run=cmd_index)
 
+    ask = add("ask", "Answer a question from the indexed documents, with cited sources.")
+    ask.add_argument("question", nargs="+", metavar="QUESTION")
+    ask.add_argument("--json", action="store_true", help="print answer, citations, passages and timings as JSON")
+    ask.set_defaults(run=cmd_ask)
+
+    evaluation = add("eval", "Score retrieval and answers on a QA file (one JSON question per line).")
+    evaluation.add_argument("qa_file", metavar="QA.jsonl")
+    evaluation.add_argument("--out", metavar="RESULTS.jsonl", help="write one JSON line per question")
+    evaluation.set_defaults(run=cmd_eval)
+
     sources = add("sources", "List the indexed documents.")
     sources.add_argument("--json", action="store_true")
     sources.set_defaults(run=cmd_sources)
+
+    serve = add("serve", "Start the web app: chat, documents, settings. Indexes nothing by itself.")
+    serve.add_argument("--host", help="address to listen on (default: 127.0.0.1, or $RAG_HOST)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: 7860, or $RAG_PORT)")
+    serve.set_defaults(run=cmd_serve)
     return parser
 
 

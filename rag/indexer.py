@@ -13,11 +13,13 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from rag.discover import Candidate, discover, normalise
 from rag.embedders import Embedder
+from rag.errors import UserError
 from rag.ingest import SkipFile, chunk_document, load_document
 from rag.retrieval.analysis import ANALYSIS_VERSION, analyze
 from rag.settings import Settings
@@ -69,12 +71,12 @@ def lexical_text(document: Document, text: str) -> str:
     return " ".join(part for part in (document.title, document.date or "", text) if part)
 
 
-def embedder_info(settings: Settings, embedder: Embedder) -> dict[str, object]:
+def embedder_info(settings: Settings, embedder: Embedder) -> dict[str, Any]:
     """Identifies the vectors' space; read without loading the model (dimension comes on write)."""
     return {"backend": settings.embedding_backend, "name": embedder.name}
 
 
-def chunking_info(settings: Settings) -> dict[str, object]:
+def chunking_info(settings: Settings) -> dict[str, Any]:
     return {
         "max_tokens": settings.chunk_max_tokens,
         "overlap_tokens": settings.chunk_overlap_tokens,
@@ -151,25 +153,52 @@ def index_paths(
         report.chunks_embedded = _embed_missing(state, embedder, progress)
         report.chunks_total = sum(len(c) for c in state.chunks.values())
         if report.added or report.updated or report.removed or report.rebuilt or previous is None:
-            ordered = [c for doc_id in sorted(state.chunks) for c in state.chunks[doc_id]]
-            vectors = (
-                np.stack([state.vectors[c.hash] for c in ordered])
-                if ordered
-                else np.zeros((0, embedder.dimension), dtype=np.float32)
-            )
-            write_version(
-                settings.index_dir,
-                IndexContents(
-                    documents=sorted(state.documents.values(), key=lambda d: d.path),
-                    sources=sorted(state.sources.values(), key=lambda s: s.path),
-                    chunks=ordered,
-                    vectors=vectors,
-                    embedder={**emb_info, "dimension": embedder.dimension},
-                    chunking=chunk_info,
-                    lexical=lexical_info,
-                ),
-            )
+            _publish(settings, state, {**emb_info, "dimension": embedder.dimension}, chunk_info, lexical_info)
     return report
+
+
+def remove_document(doc_id: str, settings: Settings) -> IndexReport:
+    """Drop a document (under all its file names) from the index; nothing is re-embedded."""
+    report = IndexReport()
+    with writer_lock(settings.index_dir):
+        previous = Index.open(settings.index_dir)
+        state = _State(previous)
+        manifest = previous.manifest
+        previous.close()
+        report.removed = sorted(path for path, source in state.sources.items() if source.doc_id == doc_id)
+        if not report.removed:
+            raise UserError("That document is not in the index (it may have been removed already).")
+        for path in report.removed:
+            del state.sources[path]
+        state.documents.pop(doc_id, None)
+        state.chunks.pop(doc_id, None)
+        report.chunks_total = sum(len(c) for c in state.chunks.values())
+        _publish(settings, state, manifest.embedder, manifest.chunking, manifest.lexical)
+    return report
+
+
+def _publish(
+    settings: Settings,
+    state: _State,
+    embedder: dict[str, Any],
+    chunking: dict[str, Any],
+    lexical: dict[str, Any],
+) -> None:
+    ordered = [c for doc_id in sorted(state.chunks) for c in state.chunks[doc_id]]
+    dimension = int(embedder["dimension"])
+    vectors = np.stack([state.vectors[c.hash] for c in ordered]) if ordered else np.zeros((0, dimension), np.float32)
+    write_version(
+        settings.index_dir,
+        IndexContents(
+            documents=sorted(state.documents.values(), key=lambda d: d.path),
+            sources=sorted(state.sources.values(), key=lambda s: s.path),
+            chunks=ordered,
+            vectors=vectors,
+            embedder=embedder,
+            chunking=chunking,
+            lexical=lexical,
+        ),
+    )
 
 
 def _under(path: str, folder: Path) -> bool:

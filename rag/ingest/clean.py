@@ -50,17 +50,28 @@ _PATTERNS = tuple(
 )
 
 
+_PHOTO_CREDIT = re.compile(r"\(?(?:photos?|images?|cr[ée]dits?\s+photos?)\b", re.IGNORECASE)
+
+
 def find_boilerplate(text: str) -> tuple[tuple[int, int], ...]:
     """``(start, end)`` of each boilerplate line, surrounding whitespace left out."""
     spans: list[tuple[int, int]] = []
     if marker := _DATE_MARKER.match(text):
         spans.append(marker.span(1))
+    previous: tuple[int, int] | None = None  # the last non-empty line, if not the title
+    seen_title = False
     for line in _LINE.finditer(text):
         content = line.group()
         stripped = content.strip()
-        if not stripped or len(stripped) > _MAX_LINE:
+        if not stripped:
             continue
-        if any(pattern.fullmatch(stripped) for pattern in _PATTERNS):
-            start = line.start() + (len(content) - len(content.lstrip()))
-            spans.append((start, start + len(stripped)))
-    return tuple(spans)
+        start = line.start() + (len(content) - len(content.lstrip()))
+        span = (start, start + len(stripped))
+        if len(stripped) <= _MAX_LINE and any(pattern.fullmatch(stripped) for pattern in _PATTERNS):
+            spans.append(span)
+            # The line just above a photo credit is the photo's caption, not the article.
+            if previous and _PHOTO_CREDIT.match(stripped) and previous not in spans:
+                spans.append(previous)
+        previous = span if seen_title else None
+        seen_title = True
+    return tuple(sorted(spans))

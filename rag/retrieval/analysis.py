@@ -159,6 +159,24 @@ _ANALYZERS = {
 }
 
 
+COGNATE_PREFIX = 5
+
+
+def cognate(term: str) -> str:
+    """A cross-language matching key: French and English share many Latin roots.
+
+    "quantum"/"quantiqu", "universiti"/"universit", "director"/"directeur" meet
+    on their first five letters; used only when the question's language is
+    not the passage's, where exact terms rarely match.
+    """
+    return term[:COGNATE_PREFIX]
+
+
+def is_stop_word(term: str, language: str) -> bool:
+    """Whether ``term`` (lower-cased, folded) is a stop word of ``language``."""
+    return term in _ANALYZERS.get(language, _ANALYZERS["und"])._stop
+
+
 def analyze(text: str, language: str) -> list[str]:
     """Index terms of ``text``: words stopped, stemmed, accent-folded, in order.
 

@@ -9,6 +9,7 @@ to their chunks.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,19 @@ class LexicalIndex:
             rows = rows[scores[rows] >= kth]
         order = np.lexsort((rows, -scores[rows]))[:k]
         return [(int(row), float(scores[row])) for row in rows[order]]
+
+    def idf(self, tokens: list[str]) -> dict[str, float]:
+        """Inverse document frequency of each token; a token no row holds gets the highest."""
+        n = self._num_docs
+        result = {}
+        for token in tokens:
+            df = 0
+            if self._model is not None and token in self._model.vocab_dict:
+                column = self._model.vocab_dict[token]
+                indptr = self._model.scores["indptr"]
+                df = int(indptr[column + 1] - indptr[column])
+            result[token] = math.log(1 + (n - df + 0.5) / (df + 0.5))
+        return result
 
     def save(self, folder: Path) -> None:
         """Write the index into ``folder`` as .npy arrays and JSON, never pickle."""
