@@ -18,9 +18,16 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(VENV)/bin/rag index seeds/
-	@echo "Indexed seeds/ into vectorstore/."
+	$(VENV)/bin/rag serve
 
-test: $(STAMP)
+# Browser tests drive Debian's Chromium; a test tool's own browser download
+# cannot work offline.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+test: $(STAMP) $(CHROMIUM)
 	$(VENV)/bin/ruff check rag ui tests benchmarks
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q

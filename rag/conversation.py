@@ -16,7 +16,8 @@ import re
 from rag.retrieval.analysis import analyze
 
 _LEANING = re.compile(
-    r"^\s*(et|mais|and|but|so|also)\b|\b(y|il|elle|ils|elles|celui|celle|ceux|ce|cette|ces|leur|leurs|lui|"
+    # A hyphen-joined pronoun is inversion ("a-t-il", "est-elle"), not a reference.
+    r"^\s*(et|mais|and|but|so|also)\b|(?<!-)\b(y|il|elle|ils|elles|celui|celle|ceux|ce|cette|ces|leur|leurs|lui|"
     r"it|its|they|them|their|he|she|his|her|this|that|those|these|there)\b",
     re.IGNORECASE,
 )

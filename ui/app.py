@@ -1,0 +1,202 @@
+"""The Gradio app: layout and wiring of the Chat, Documents and Settings tabs.
+
+What the tabs do lives in ``ui.chat`` and ``ui.actions``, what they show in
+``ui.render``; this module only places components and connects events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import gradio as gr
+
+from rag.service import Assistant
+from rag.settings import Settings
+from ui import actions, style
+from ui.actions import MAX_TOP_K, AssistantHolder
+from ui.chat import Conversation, Update, chat_turn, new_conversation, sources_of
+from ui.render import empty_sources
+
+TITLE = "Research assistant"
+HEADER = f"<h1>{TITLE}</h1><p>Answers from your own documents, each sentence cited. Offline by default.</p>"
+BACKENDS = [
+    ("Offline — extractive answers, no LLM", "extractive"),
+    ("OpenAI-compatible server (Ollama, llama.cpp, vLLM, LM Studio, OpenAI)", "openai"),
+]
+SETTINGS_NOTE = (
+    '<div class="rag-section-title">Answers</div><p class="rag-note">The offline backend quotes the best '
+    "sentences of your documents. A local LLM server writes fuller answers; every sentence is still checked "
+    "against the passages it cites. Settings apply to everyone using this app, from the next question on.</p>"
+)
+# A long passage scrolls inside its card: bring its first highlighted span into view, from the
+# start of its paragraph when that fits (cutting a line in half reads badly).
+SCROLL_TO_MARK = """
+watch('value', () => {
+  for (const passage of element.querySelectorAll('.rag-passage')) {
+    const mark = passage.querySelector('mark');
+    if (!mark) continue;
+    const paragraph = mark.closest('p') || mark;
+    const fits = mark.offsetTop + mark.offsetHeight - paragraph.offsetTop <= passage.clientHeight;
+    passage.scrollTop = fits ? paragraph.offsetTop : mark.offsetTop - 24;
+  }
+});
+"""
+# Indexing and removal write the index: one at a time, queued rather than refused.
+WRITER = "index-writer"
+
+
+class AssistantApp(gr.Blocks):
+    """Blocks whose ``launch`` always applies the app's look and its privacy defaults.
+
+    Gradio 6 takes theme and CSS in ``launch()``, not in the constructor, so
+    they are defaults here; whoever launches (``rag serve``, a test) gets them.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        # No telemetry; uploaded copies in Gradio's cache are deleted after an hour.
+        super().__init__(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600))
+        self.max_file_bytes = settings.max_file_bytes
+
+    def launch(self, *args: Any, **kwargs: Any) -> Any:
+        defaults: dict[str, Any] = {
+            "theme": style.theme(),
+            "css": style.CSS,
+            "share": False,  # explicit: GRADIO_SHARE=true in the environment must not open a tunnel
+            "max_file_size": self.max_file_bytes,  # refused by the upload route before it is stored
+            "footer_links": ["api"],
+            "run_history": False,  # questions and answers are not kept in the browser
+            "enable_monitoring": False,
+            "mcp_server": False,
+            "show_error": False,
+        }
+        return super().launch(*args, **{**defaults, **kwargs})
+
+
+def build_app(settings: Settings, assistant: Assistant | None = None) -> gr.Blocks:
+    holder = AssistantHolder(assistant or Assistant(settings))
+    with AssistantApp(settings) as demo:
+        gr.HTML(HEADER, elem_id="rag-header", js_on_load=None)
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat"):
+                _chat_tab(holder)
+            with gr.Tab("Documents", id="documents"):
+                _documents_tab(holder, demo)
+            with gr.Tab("Settings", id="settings"):
+                _settings_tab(holder, demo)
+    demo.queue(default_concurrency_limit=2, max_size=settings.max_queue)
+    return demo
+
+
+def _chat_tab(holder: AssistantHolder) -> None:
+    conversation = gr.State(Conversation())
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=420):
+            chatbot = gr.Chatbot(
+                label="Conversation",
+                show_label=False,
+                elem_id="rag-chat",
+                height=640,
+                # The messages are HTML built by ui.render: no markdown (it would turn ![](url) into
+                # an image) and no LaTeX; Gradio's sanitiser stays on as a second line of defence.
+                render_markdown=False,
+                latex_delimiters=[],
+                sanitize_html=True,
+                # Copy would copy the HTML source of the message, not its text.
+                buttons=[],
+                feedback_options=None,
+                layout="panel",
+                placeholder="<b>Ask a question about your documents.</b><br>Answers quote and cite the passages.",
+            )
+            question = gr.Textbox(
+                show_label=False,
+                placeholder="Ask a question about your documents…",
+                elem_id="rag-question",
+                submit_btn="Ask",
+                lines=1,
+                max_lines=4,
+                autofocus=True,
+            )
+        with gr.Column(scale=2, min_width=320):
+            sources = gr.HTML(
+                empty_sources(), label="Sources", elem_id="rag-sources", js_on_load=SCROLL_TO_MARK, max_height=760
+            )
+
+    def ask(text: str, state: Conversation) -> Iterator[Update]:
+        # The assistant is looked up per question, so saved settings apply from the next one.
+        yield from chat_turn(holder.current, text, state)
+
+    question.submit(
+        ask,
+        [question, conversation],
+        [chatbot, sources, question, conversation],
+        api_name="ask",
+        concurrency_id="answer",
+        show_progress="hidden",
+    )
+    chatbot.select(sources_of, [conversation], [sources], api_visibility="private", show_progress="hidden")
+    # The Chatbot's own bin icon starts a new conversation: the server-side state must follow.
+    chatbot.clear(new_conversation, None, [chatbot, sources, conversation], api_visibility="private")
+
+
+def _documents_tab(holder: AssistantHolder, demo: gr.Blocks) -> None:
+    gr.HTML('<div class="rag-section-title">Indexed documents</div>', js_on_load=None)
+    table = gr.HTML(label="Documents", js_on_load=None, elem_id="rag-documents")
+    with gr.Row(equal_height=False):
+        with gr.Column():
+            gr.HTML('<div class="rag-section-title">Add documents</div>', js_on_load=None)
+            files = gr.File(label="Files: .txt .md .html .htm .pdf", file_count="multiple", type="filepath", height=160)
+            index_button = gr.Button("Index these files", variant="primary")
+            results = gr.HTML(label="Upload results", js_on_load=None, elem_id="rag-upload-results")
+        with gr.Column():
+            gr.HTML('<div class="rag-section-title">Remove a document</div>', js_on_load=None)
+            choice = gr.Dropdown(label="Document", choices=[], value=None)
+            remove_button = gr.Button("Remove", variant="stop")
+            removed = gr.HTML(label="Removal", js_on_load=None, elem_id="rag-remove-status")
+
+    def upload(paths: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+        return actions.upload_documents(holder, paths, progress)
+
+    def remove(doc_id: str | None) -> tuple[Any, ...]:
+        return actions.remove(holder, doc_id)
+
+    def refresh() -> tuple[str, Any]:
+        return actions.documents_view(holder)
+
+    index_button.click(
+        upload, [files], [results, table, choice, files], api_name="upload", concurrency_id=WRITER, concurrency_limit=1
+    )
+    remove_button.click(
+        remove,
+        [choice],
+        [removed, table, choice],
+        api_name="remove_document",
+        concurrency_id=WRITER,
+        concurrency_limit=1,
+    )
+    demo.load(refresh, None, [table, choice], api_name="documents")
+
+
+def _settings_tab(holder: AssistantHolder, demo: gr.Blocks) -> None:
+    gr.HTML(SETTINGS_NOTE, js_on_load=None)
+    backend = gr.Radio(BACKENDS, label="Answer backend")
+    with gr.Column(visible=False) as llm_fields:
+        base_url = gr.Textbox(label="Server URL (the API root, ending in /v1)")
+        model = gr.Textbox(label="Model")
+        api_key = gr.Textbox(label="API key", type="password")
+    top_k = gr.Slider(1, MAX_TOP_K, step=1, label="Passages given to the answer (top k)")
+    save = gr.Button("Save and check", variant="primary")
+    status = gr.HTML(label="Status", js_on_load=None, elem_id="rag-settings-status")
+
+    def show_llm_fields(choice: str) -> Any:
+        return gr.update(visible=choice == "openai")
+
+    def form() -> tuple[Any, ...]:
+        return actions.settings_form(holder)
+
+    def apply(choice: str, url: str, name: str, key: str, passages: float) -> str:
+        return actions.save_settings(holder, choice, url, name, key, passages)
+
+    backend.change(show_llm_fields, [backend], [llm_fields], api_visibility="private", show_progress="hidden")
+    save.click(apply, [backend, base_url, model, api_key, top_k], [status], api_name="save_settings")
+    demo.load(form, None, [backend, llm_fields, base_url, model, api_key, top_k], api_visibility="private")

@@ -1,0 +1,264 @@
+"""Answers, passages and documents as safe HTML: pure functions, no Gradio.
+
+Everything that comes from a document (text, title, file name) or from a
+model is escaped here, once, at the last moment. Answers are also stripped of
+markdown images and remote-loading tags, so a hostile document that talks a
+model into writing ``![](https://tracker/?q=...)`` never makes the browser
+fetch anything. The Chatbot shows these strings with markdown rendering off,
+so what is written here is exactly what the browser gets.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from rag.catalog import DocumentInfo
+from rag.citations import strip_remote_content
+from rag.types import Answer, Citation, Hit, Sentence, Verification
+from ui.uploads import UploadResult
+
+#: Passages shown under "Closest passages" when the assistant abstains.
+CLOSEST_SHOWN = 3
+#: Characters of each retrieved passage quoted in the trace.
+TRACE_SNIPPET_CHARS = 140
+
+_FLAG_LABELS: dict[Verification, str] = {"weak": "weak support", "unsupported": "not supported"}
+_STRENGTH: dict[Verification, int] = {"supported": 2, "weak": 1, "unsupported": 0}
+_MARKER = re.compile(r"\[(\d{1,3})\]")
+
+
+def escape(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def safe_model_text(text: str) -> str:
+    """Model output as inert HTML: images and remote-loading tags removed, the rest escaped."""
+    return escape(strip_remote_content(text))
+
+
+def source_anchor(turn: int, n: int) -> str:
+    """The id of passage ``n``'s card for answer ``turn`` (ids stay unique across a conversation)."""
+    return f"t{turn}-src-{n}"
+
+
+def link_markers(escaped: str, turn: int) -> str:
+    """Turn ``[n]`` markers left in already-escaped text into links to the source cards."""
+    return _MARKER.sub(lambda m: _cite_link(turn, int(m.group(1))), escaped)
+
+
+def _cite_link(turn: int, n: int, weak: bool = False) -> str:
+    label = f"[{n}?]" if weak else f"[{n}]"
+    return f'<a class="rag-cite" href="#{source_anchor(turn, n)}">{label}</a>'
+
+
+def _flag(verification: Verification) -> str:
+    label = _FLAG_LABELS.get(verification)
+    return f' <span class="rag-flag rag-{verification}">{label}</span>' if label else ""
+
+
+def render_question(question: str) -> str:
+    return f'<div class="rag-question">{escape(question)}</div>'
+
+
+def render_status(text: str) -> str:
+    """A one-line progress note shown in place of the answer while it is being prepared."""
+    return f'<div class="rag-status">{escape(text)}</div>'
+
+
+def render_error(message: str) -> str:
+    """A user-fixable problem, as the one line the library wrote (never a traceback)."""
+    return f'<div class="rag-error">{escape(message)}</div>'
+
+
+def render_streaming(text: str) -> str:
+    """The answer as it arrives, before citations are checked."""
+    return f'<div class="rag-answer rag-streaming">{_paragraphs(safe_model_text(text))}</div>'
+
+
+def render_sentence(sentence: Sentence, turn: int) -> str:
+    text = link_markers(safe_model_text(sentence.text), turn)
+    if sentence.verification == "unsupported" or not sentence.citations:
+        return f'<span class="rag-sentence rag-unsupported">{text}</span>{_flag("unsupported")}'
+    weak = sentence.verification == "weak"
+    links = "".join(_cite_link(turn, n, weak) for n in sentence.citations)
+    return f'<span class="rag-sentence">{text}</span> {links}{_flag(sentence.verification)}'
+
+
+def render_answer(answer: Answer, turn: int) -> str:
+    """The final answer for the chat: cited sentences (or the abstention) and its trace."""
+    if answer.error:
+        body = (
+            render_error(answer.error)
+            + '<p class="rag-note">The closest passages from your documents are listed under Sources.</p>'
+        )
+    elif answer.abstained:
+        body = (
+            '<div class="rag-abstained"><div class="rag-abstained-label">No answer in your documents</div>'
+            f"<p>{safe_model_text(answer.text)}</p>"
+            '<p class="rag-note">The closest passages are listed under Sources.</p></div>'
+        )
+    else:
+        sentences = " ".join(render_sentence(s, turn) for s in answer.sentences)
+        body = f"<p>{sentences}</p>"
+    return f'<div class="rag-answer">{body}</div>{render_trace(answer)}'
+
+
+def highlight(passage: str, spans: Iterable[tuple[int, int, Verification]]) -> str:
+    """``passage`` escaped, with each ``(start, end, verification)`` span (offsets into it) in a <mark>.
+
+    Offsets are applied to the raw text and each piece escaped afterwards, so
+    a span never cuts an entity in half. Overlapping spans are merged.
+    """
+    merged: list[tuple[int, int, Verification]] = []
+    for start, end, verification in sorted(spans):
+        start, end = max(0, start), min(len(passage), end)
+        if start >= end:
+            continue
+        if merged and start <= merged[-1][1]:
+            last_start, last_end, last_verification = merged[-1]
+            merged[-1] = (last_start, max(last_end, end), _stronger(last_verification, verification))
+        else:
+            merged.append((start, end, verification))
+    pieces, position = [], 0
+    for start, end, verification in merged:
+        pieces.append(escape(passage[position:start]))
+        pieces.append(f'<mark class="rag-{verification}">{escape(passage[start:end])}</mark>')
+        position = end
+    pieces.append(escape(passage[position:]))
+    return _paragraphs("".join(pieces))
+
+
+def _stronger(a: Verification, b: Verification) -> Verification:
+    return a if _STRENGTH[a] >= _STRENGTH[b] else b
+
+
+def _paragraphs(escaped: str) -> str:
+    """Blank lines become paragraph breaks and single newlines line breaks (markdown is off)."""
+    blocks = [block.strip() for block in re.split(r"\n\s*\n", escaped.strip()) if block.strip()]
+    return "".join(f"<p>{block.replace(chr(10), '<br>')}</p>" for block in blocks)
+
+
+def _where(hit: Hit) -> str:
+    name = Path(hit.source).name
+    page = f", page {hit.page}" if hit.page else ""
+    return f'<span class="rag-file" title="{escape(hit.source)}">{escape(name)}</span>{escape(page)}'
+
+
+def render_source_card(n: int, hit: Hit, citations: list[Citation], turn: int) -> str:
+    """One passage: number, title, date, file (and page), text with the cited spans marked."""
+    base = hit.chunk.start
+    spans = [(c.start - base, c.end - base, c.verification) for c in citations]
+    verdicts = {c.verification for c in citations}
+    flag = "" if not verdicts or "supported" in verdicts else _flag("weak" if "weak" in verdicts else "unsupported")
+    return (
+        f'<article class="rag-source" id="{source_anchor(turn, n)}">'
+        f'<header><span class="rag-num">[{n}]</span> <span class="rag-title">{escape(hit.title)}</span>{flag}</header>'
+        f'<div class="rag-meta">{escape(hit.date or "no date")} · {_where(hit)}</div>'
+        f'<blockquote class="rag-passage">{highlight(hit.chunk.text, spans)}</blockquote>'
+        "</article>"
+    )
+
+
+def render_sources(answer: Answer, turn: int) -> str:
+    """The sources panel: cited passages, or the closest ones when nothing answered."""
+    if answer.abstained:
+        cards = "".join(render_source_card(n, h, [], turn) for n, h in enumerate(answer.hits[:CLOSEST_SHOWN], 1))
+        if not cards:
+            return '<div class="rag-sources"><p class="rag-note">Nothing in your documents came close.</p></div>'
+        return f'<div class="rag-sources"><h3>Closest passages</h3>{cards}</div>'
+    by_number: dict[int, list[Citation]] = {}
+    for citation in answer.citations:
+        by_number.setdefault(citation.n, []).append(citation)
+    cards = "".join(render_source_card(n, cited[0].hit, cited, turn) for n, cited in sorted(by_number.items()))
+    return f'<div class="rag-sources"><h3>Sources</h3>{cards}</div>'
+
+
+def empty_sources() -> str:
+    return '<div class="rag-sources"><p class="rag-note">Sources of the answer appear here.</p></div>'
+
+
+def _rank(value: int | None) -> str:
+    return "—" if value is None else str(value)
+
+
+def render_trace(answer: Answer) -> str:
+    """A collapsed look under the hood: rewritten question, ranked passages, time per stage."""
+    rewritten = escape(answer.rewritten_question) if answer.rewritten_question else "<i>none, searched as asked</i>"
+    rows = "".join(
+        "<tr>"
+        f"<td>{rank}</td><td>{_rank(hit.lexical_rank)}</td><td>{_rank(hit.dense_rank)}</td>"
+        f"<td>{hit.score:.4f}</td><td>{hit.relevance:.2f}</td>"
+        f'<td><b>{escape(hit.title)}</b> · {_where(hit)}<br><span class="rag-snippet">'
+        f"{escape(_snippet(hit.chunk.text))}</span></td>"
+        "</tr>"
+        for rank, hit in enumerate(answer.hits, 1)
+    )
+    timings = " · ".join(f"{escape(stage)} {1000 * seconds:.0f} ms" for stage, seconds in answer.timings.items())
+    return (
+        '<details class="rag-trace"><summary>Trace</summary>'
+        f"<p><b>Rewritten question:</b> {rewritten}</p>"
+        "<table><thead><tr><th>rank</th><th>lexical</th><th>dense</th>"
+        "<th>score</th><th>relevance</th><th>passage</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
+        '<p class="rag-note">rank: fused rank; lexical and dense: the rank each retriever gave the passage '
+        "(— when it did not retrieve it); score: fused score; relevance: evidence the passage is on topic.</p>"
+        f"<p><b>Timings:</b> {timings or '—'}</p></details>"
+    )
+
+
+def _snippet(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= TRACE_SNIPPET_CHARS else text[: TRACE_SNIPPET_CHARS - 1] + "…"
+
+
+def render_documents(documents: list[DocumentInfo]) -> str:
+    if not documents:
+        return '<p class="rag-note">No documents indexed yet: upload some below.</p>'
+    rows = "".join(
+        "<tr>"
+        f"<td>{escape(d.title)}</td><td>{escape(d.date or '—')}</td><td>{d.chunks}</td>"
+        f'<td><span class="rag-file" title="{escape(d.path)}">{escape(Path(d.path).name)}</span>'
+        f"{_aliases(d)}</td>"
+        "</tr>"
+        for d in sorted(documents, key=lambda d: d.title.casefold())
+    )
+    return (
+        f'<table class="rag-documents"><caption>{len(documents)} document{"s" if len(documents) != 1 else ""}'
+        "</caption><thead><tr><th>Title</th><th>Date</th><th>Chunks</th><th>File</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
+    )
+
+
+def _aliases(document: DocumentInfo) -> str:
+    if len(document.paths) < 2:
+        return ""
+    names = ", ".join(escape(Path(p).name) for p in document.paths[1:])
+    return f'<br><span class="rag-note">same content: {names}</span>'
+
+
+def document_choice(document: DocumentInfo) -> tuple[str, str]:
+    """(label, value) for the removal dropdown; the dropdown shows labels as plain text."""
+    return f"{document.title} — {Path(document.path).name}", document.doc_id
+
+
+def render_upload_results(results: list[UploadResult]) -> str:
+    """One line per uploaded file: what happened to it, and why when it was not indexed."""
+    if not results:
+        return ""
+    labels = {"indexed": "indexed", "updated": "updated", "unchanged": "unchanged", "skipped": "skipped"}
+    items = "".join(
+        f'<li><span class="{"rag-skip" if r.status == "skipped" else "rag-ok"}">'
+        f'{"✗" if r.status == "skipped" else "✓"}</span> <span class="rag-file">{escape(r.name)}</span>'
+        f" — {labels[r.status]}{': ' + escape(r.detail) if r.detail else ''}</li>"
+        for r in results
+    )
+    return f'<ul class="rag-results">{items}</ul>'
+
+
+def render_outcome(ok: bool, message: str) -> str:
+    """A one-line result of an action (saving settings, removing a document)."""
+    mark = '<span class="rag-ok">✓</span>' if ok else '<span class="rag-skip">✗</span>'
+    return f"<div>{mark} {escape(message)}</div>"

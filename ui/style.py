@@ -1,0 +1,109 @@
+"""The look of the app: theme and the CSS for answers, source cards and tables.
+
+Colours come from the theme's CSS variables where they exist, so the dark
+mode stays readable; the highlight and warning colours are fixed on purpose
+(a <mark> must look like a highlighter in both modes).
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+
+def theme() -> gr.themes.Base:
+    # Fonts served by Gradio itself: nothing is fetched from the internet. Gradio 6.31 ships
+    # Source Sans Pro's SemiBold as a few-glyph subset (bold text mixed a lone "A" with a
+    # fallback font), so only Regular and Bold are declared; semibold text then uses Bold.
+    font: list[gr.themes.Font | str] = [
+        gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)),
+        "ui-sans-serif",
+        "system-ui",
+        "sans-serif",
+    ]
+    return gr.themes.Default(primary_hue="indigo", secondary_hue="slate", neutral_hue="slate", font=font)
+
+
+CSS = """
+.gradio-container { width: 100% !important; max-width: 1360px !important; margin: 0 auto !important; }
+#rag-header h1 { margin: 0; font-size: 1.45rem; }
+#rag-header p { margin: 2px 0 0; color: var(--body-text-color-subdued); }
+
+.rag-question { white-space: pre-wrap; }
+.rag-answer p { margin: 0 0 .5em; line-height: 1.6; }
+.rag-answer p:last-child { margin-bottom: 0; }
+a.rag-cite {
+  font-size: .75em; font-weight: 600; vertical-align: super; line-height: 0;
+  text-decoration: none !important; color: var(--color-accent) !important;
+  padding: 0 1px; margin-left: 1px; border-radius: 3px;
+}
+a.rag-cite:hover { background: var(--color-accent-soft); }
+.rag-flag {
+  display: inline-block; font-size: .72em; font-weight: 600; line-height: 1.5;
+  padding: 0 7px; margin-left: 4px; border-radius: 999px; vertical-align: middle; white-space: nowrap;
+}
+.rag-flag.rag-weak { background: #fef3c7; color: #92400e; border: 1px solid #fcd34d; }
+.rag-flag.rag-unsupported { background: #fee2e2; color: #991b1b; border: 1px solid #fca5a5; }
+.rag-sentence.rag-unsupported { text-decoration: underline wavy #ef4444; text-underline-offset: 3px; }
+.rag-status { color: var(--body-text-color-subdued); font-style: italic; }
+.rag-error {
+  color: #991b1b; background: #fef2f2; border: 1px solid #fecaca;
+  padding: 6px 10px; border-radius: 6px;
+}
+.rag-abstained { border-left: 3px solid #f59e0b; padding-left: 10px; }
+.rag-abstained-label { font-weight: 600; color: #b45309; margin-bottom: 4px; }
+.rag-note { color: var(--body-text-color-subdued); font-size: .9em; }
+.rag-streaming p:last-child::after { content: "▍"; opacity: .6; }
+
+details.rag-trace {
+  margin-top: .7em; padding-top: .4em; font-size: .82em;
+  border-top: 1px dashed var(--border-color-primary);
+}
+details.rag-trace summary { cursor: pointer; color: var(--body-text-color-subdued); font-weight: 600; }
+details.rag-trace table { border-collapse: collapse; width: 100%; margin: .5em 0; }
+details.rag-trace th, details.rag-trace td {
+  border-style: solid !important; border-width: 0 0 1px 0 !important;
+  border-color: var(--border-color-primary) !important;
+  padding: 3px 6px; text-align: left; vertical-align: top;
+}
+details.rag-trace th { white-space: nowrap; font-weight: 600; }
+details.rag-trace td:not(:last-child) { white-space: nowrap; width: 1%; font-variant-numeric: tabular-nums; }
+.rag-source header, .rag-section-title { font-weight: 600; }
+.rag-snippet { color: var(--body-text-color-subdued); }
+
+.rag-sources h3 { font-size: 1rem; margin: 0 0 .6em; }
+.rag-source {
+  border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 10px 12px; margin-bottom: 10px;
+  background: var(--background-fill-primary); box-shadow: 0 1px 2px rgba(0, 0, 0, .04);
+}
+.rag-source:target { outline: 2px solid var(--color-accent); }
+.rag-source header { line-height: 1.35; }
+.rag-num { color: var(--color-accent); margin-right: 2px; }
+.rag-meta { font-size: .8em; color: var(--body-text-color-subdued); margin: 3px 0 8px; }
+.rag-file { font-family: var(--font-mono); font-size: .95em; }
+.rag-passage {
+  position: relative; margin: 0 !important; padding: 0 0 0 10px; border-left: 3px solid var(--border-color-primary);
+  font-size: .88em; line-height: 1.55; max-height: 22em; overflow-y: auto;
+}
+.rag-passage p { margin: 0 0 .5em !important; }
+.rag-passage p:last-child { margin-bottom: 0 !important; }
+.rag-section-title { font-size: 1.05rem; margin: 4px 0; }
+mark.rag-supported { background: #fde68a; color: #1f2937; padding: 0 2px; border-radius: 3px; }
+mark.rag-weak { background: #fef3c7; color: #1f2937; padding: 0 2px; border-bottom: 2px dashed #d97706; }
+mark.rag-unsupported { background: #fee2e2; color: #1f2937; padding: 0 2px; }
+
+table.rag-documents, details.rag-trace table, table.rag-documents tr, details.rag-trace tr {
+  border-width: 0 !important;
+}
+table.rag-documents { border-collapse: collapse; width: 100%; font-size: .92em; }
+table.rag-documents caption { text-align: left; color: var(--body-text-color-subdued); padding-bottom: 6px; }
+table.rag-documents th, table.rag-documents td {
+  border-style: solid !important; border-width: 0 0 1px 0 !important;
+  border-color: var(--border-color-primary) !important;
+  padding: 6px 8px; text-align: left; vertical-align: top;
+}
+table.rag-documents th { font-weight: 600; }
+ul.rag-results { list-style: none; padding: 0; margin: 0; }
+ul.rag-results li { padding: 3px 0; }
+.rag-ok { color: #15803d; font-weight: 600; }
+.rag-skip { color: #b45309; font-weight: 600; }
+"""

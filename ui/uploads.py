@@ -1,0 +1,197 @@
+"""Uploaded files: a safe name, the size limit, a copy under ``data_dir/uploads``, then indexing.
+
+The browser chooses the file name, so it is treated as hostile: only its last
+path component is kept, stripped of control characters, ``..``, characters
+that are special on some filesystem and Windows device names, and shortened.
+Sizes are checked on the uploaded file before anything reads it. The copy is
+indexed file by file (never the folder), so other documents are untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import unicodedata
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from rag.discover import normalise
+from rag.embedders import Embedder
+from rag.indexer import Progress, index_paths
+from rag.ingest import SUPPORTED_EXTENSIONS
+from rag.settings import Settings
+
+UPLOADS = "uploads"
+MAX_NAME_CHARS = 120
+# Filesystems cap a name at 255 bytes, and an accented letter takes two.
+MAX_NAME_BYTES = 240
+_MAX_EXTENSION_CHARS = 16
+_WINDOWS_DEVICES = frozenset(
+    {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
+)
+# Letters and digits of any script, and a little punctuation common in article titles.
+_UNSAFE = re.compile(r"[^\w .,()+&@'’-]")
+_MB = 1024 * 1024
+
+Status = Literal["indexed", "updated", "unchanged", "skipped"]
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    name: str
+    status: Status
+    detail: str = ""
+
+
+def uploads_dir(settings: Settings) -> Path:
+    return settings.data_dir / UPLOADS
+
+
+def safe_filename(name: str) -> str:
+    """A name that is safe to create inside the uploads folder, whatever the client sent."""
+    name = unicodedata.normalize("NFC", name)
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]  # the basename, whichever OS the client runs
+    name = "".join(ch if ch.isprintable() else " " for ch in name)  # NUL, newlines, other controls
+    name = _UNSAFE.sub("_", name)
+    name = re.sub(r"\.{2,}", ".", name)  # no ".." anywhere
+    name = re.sub(r"\s+", " ", name).strip(" .")  # no hidden file, no trailing dot (Windows drops it)
+    stem, dot, extension = name.rpartition(".")
+    if not dot or len(extension) > _MAX_EXTENSION_CHARS:
+        stem, extension = name, ""
+    suffix = f".{extension.lower()}" if extension else ""
+    stem = stem.strip(" .") or "upload"
+    if stem.split(".", 1)[0].strip().casefold() in _WINDOWS_DEVICES:
+        stem = f"_{stem}"
+    while len(stem) + len(suffix) > MAX_NAME_CHARS or len((stem + suffix).encode()) > MAX_NAME_BYTES:
+        stem = stem[:-1]
+    return (stem.rstrip(" .") or "upload") + suffix
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    """Two files of one upload with the same safe name must not overwrite each other."""
+    stem, suffix = os.path.splitext(name)
+    candidate, number = name, 2
+    while candidate.casefold() in taken:
+        candidate = f"{stem[: MAX_NAME_CHARS - len(suffix) - 6]} ({number}){suffix}"
+        number += 1
+    taken.add(candidate.casefold())
+    return candidate
+
+
+def _size_problem(size: int, limit: int) -> str:
+    return f"file is {size / _MB:.1f} MB, above the {limit / _MB:.1f} MB limit (max_file_bytes)"
+
+
+class _TooBigError(Exception):
+    pass
+
+
+def _copy(source: Path, target: Path, limit: int) -> None:
+    """Copy through a temporary name, so a half-written file never has the real name."""
+    partial = target.with_name(f".upload-{uuid.uuid4().hex[:12]}.part")
+    try:
+        with source.open("rb") as reader, partial.open("xb") as writer:
+            copied = 0
+            while block := reader.read(1 << 20):
+                copied += len(block)
+                if copied > limit:  # it grew since it was measured
+                    raise _TooBigError(_size_problem(copied, limit))
+                writer.write(block)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+@dataclass
+class _Saved:
+    shown: str
+    path: Path
+    created: bool
+    result: UploadResult | None = None
+
+
+def _check(source: Path, limit: int) -> str | None:
+    """Why ``source`` cannot be taken, decided from its name and size alone, or None."""
+    extension = source.suffix.lower()
+    if extension not in SUPPORTED_EXTENSIONS:
+        supported = " ".join(sorted(SUPPORTED_EXTENSIONS))
+        return f"unsupported file type {extension or '(none)'}; supported: {supported}"
+    try:
+        info = source.stat()
+    except OSError as error:
+        return f"cannot read the uploaded file ({error.strerror or error})"
+    if not stat.S_ISREG(info.st_mode):
+        return "not a regular file"
+    if info.st_size > limit:
+        return _size_problem(info.st_size, limit)
+    return None
+
+
+def index_uploads(
+    files: Iterable[str | Path], settings: Settings, embedder: Embedder, progress: Progress | None = None
+) -> list[UploadResult]:
+    """Copy the uploaded ``files`` into the uploads folder and index them; one result per file, in order.
+
+    Raises the indexer's UserError (e.g. another indexing run holds the lock);
+    the copies this call created are removed again in that case.
+    """
+    folder = uploads_dir(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    entries: list[_Saved] = []
+    taken: set[str] = set()
+    for file in files:
+        source = Path(file)
+        shown = safe_filename(source.name)
+        problem = _check(source, settings.max_file_bytes)
+        if problem:
+            entries.append(_Saved(shown, source, False, UploadResult(shown, "skipped", problem)))
+            continue
+        target = folder / _unique(shown, taken)
+        existed = target.exists()
+        try:
+            _copy(source, target, settings.max_file_bytes)
+        except (OSError, _TooBigError) as error:
+            reason = str(error) if isinstance(error, _TooBigError) else f"could not save it ({error})"
+            entries.append(_Saved(shown, source, False, UploadResult(shown, "skipped", reason)))
+            continue
+        entries.append(_Saved(target.name, target, not existed))
+    to_index = [e for e in entries if e.result is None]
+    if not to_index:
+        return [e.result for e in entries if e.result]
+    try:
+        report = index_paths([e.path for e in to_index], settings, embedder, progress)
+    except BaseException:
+        for entry in to_index:
+            if entry.created:
+                entry.path.unlink(missing_ok=True)
+        raise
+    added, updated = set(report.added), set(report.updated)
+    refused = {s.path: s.reason for s in report.skipped}
+    for entry in to_index:
+        key = str(normalise(entry.path))
+        if key in refused:
+            entry.result = UploadResult(entry.shown, "skipped", refused[key])
+            if entry.created:  # keep the uploads folder to what is indexed
+                entry.path.unlink(missing_ok=True)
+        elif key in added:
+            entry.result = UploadResult(entry.shown, "indexed")
+        elif key in updated:
+            entry.result = UploadResult(entry.shown, "updated", "replaces the earlier upload of that name")
+        else:
+            entry.result = UploadResult(entry.shown, "unchanged", "already indexed with the same content")
+    return [e.result for e in entries if e.result]
+
+
+def delete_uploaded_copies(paths: Iterable[str], settings: Settings) -> int:
+    """Delete the files among ``paths`` that live in the uploads folder (never the user's own files)."""
+    folder = normalise(uploads_dir(settings))
+    deleted = 0
+    for path in map(Path, paths):
+        if normalise(path).parent == folder and path.is_file():
+            path.unlink(missing_ok=True)
+            deleted += 1
+    return deleted
