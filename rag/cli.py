@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -16,10 +17,10 @@ from rag.types import Answer
 
 
 def _display(path: str) -> str:
-    try:
-        return os.path.relpath(path)
-    except ValueError:
-        return path
+    with contextlib.suppress(ValueError):  # another drive on Windows
+        path = os.path.relpath(path)
+    # A file name may hold a newline or a terminal escape: show it, never let it act.
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in path)
 
 
 def _progress_bar() -> Any:

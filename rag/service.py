@@ -21,7 +21,7 @@ from rag.language import detect_language
 from rag.retrieval.base import Retrieval
 from rag.retrieval.hybrid import MIN_RELEVANCE, HybridRetriever
 from rag.settings import Settings
-from rag.store.index import Index
+from rag.store.index import Index, IndexNotFoundError
 from rag.store.versions import current_version
 from rag.types import Answer, Hit
 
@@ -93,12 +93,27 @@ class Assistant:
                 self._snapshot = _Snapshot(index, retriever)
             return self._snapshot
 
+    def _searchable(self) -> _Snapshot:
+        """The current snapshot, if it holds anything to search."""
+        snapshot = self.snapshot()
+        if len(snapshot.index) == 0:
+            raise IndexNotFoundError(
+                f"The index in {self.settings.index_dir} holds no documents: run `rag index PATH` to add some."
+            )
+        return snapshot
+
     def retrieve(self, query: str, k: int | None = None) -> Retrieval:
         query = query.strip()
         if not query:
             raise UserError("The question is empty: type a question.")
         started = time.perf_counter()
-        retrieval = self.snapshot().retriever.retrieve(query, k or self.settings.top_k)
+        retriever = self._searchable().retriever
+        language = detect_language(query, default=retriever.corpus_languages[0])
+        if not retriever.query_terms(query, language):
+            # Only emoji, punctuation or stop words: nothing to match, so nothing is relevant.
+            retrieval = Retrieval([], False, language, {})
+        else:
+            retrieval = retriever.retrieve(query, k or self.settings.top_k)
         retrieval.timings["retrieval"] = time.perf_counter() - started
         return retrieval
 
@@ -123,7 +138,7 @@ class Assistant:
         question = question.strip()[:MAX_QUESTION_CHARS]
         if not question:
             raise UserError("The question is empty: type a question.")
-        snapshot = self.snapshot()
+        snapshot = self._searchable()
         language = detect_language(question, default=snapshot.retriever.corpus_languages[0])
         timings: dict[str, float] = {}
         rewritten = self._rewrite(question, history or [], language, timings)

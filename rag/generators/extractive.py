@@ -53,9 +53,11 @@ _ASKS = (
     ),
     ("name", re.compile(r"\b(qui|who|whom|whose|quel(le)? (entreprise|société|pays|ville|personne))\b", re.I)),
 )
-TYPE_BONUS = 0.25
+# Weights measured on 500 PIAF dev questions (answer contains the gold answer:
+# 0.53 -> 0.55); each moves the result by a point or two at most.
+TYPE_BONUS = 0.1
 CONTEXT_WEIGHT = 0.8
-RANK_WEIGHT = 0.1
+RANK_WEIGHT = 0.3
 SECOND_SENTENCE = 0.9  # share of the best score a second sentence needs
 
 

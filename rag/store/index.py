@@ -7,7 +7,10 @@ manifest, which is checked on open.
 
 from __future__ import annotations
 
+import errno
 import logging
+import re
+import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,8 +56,14 @@ def write_version(index_dir: Path, contents: IndexContents) -> Path:
         flat = faiss.IndexFlatIP(int(contents.embedder["dimension"]))
         if len(vectors):
             flat.add(vectors)
-        faiss.write_index(flat, str(folder / VECTORS))
-        write_docstore(folder / DOCSTORE, contents.documents, contents.sources, contents.chunks)
+        try:
+            faiss.write_index(flat, str(folder / VECTORS))
+        except RuntimeError as error:  # how faiss reports a failed write (disk full, read-only...)
+            raise OSError(errno.EIO, _faiss_reason(error), str(folder / VECTORS)) from None
+        try:
+            write_docstore(folder / DOCSTORE, contents.documents, contents.sources, contents.chunks)
+        except sqlite3.Error as error:  # "database or disk is full", "disk I/O error"...
+            raise OSError(errno.EIO, str(error), str(folder / DOCSTORE)) from None
         LexicalIndex.build([list(c.tokens) for c in contents.chunks]).save(folder / LEXICAL)
         previous = current_version(index_dir)
         number = int(previous.name[1:]) + 1 if previous else 1
@@ -69,6 +78,13 @@ def write_version(index_dir: Path, contents: IndexContents) -> Path:
             created=datetime.now(UTC).isoformat(timespec="seconds"),
         ).write(folder)
         return publish(index_dir, folder)
+
+
+def _faiss_reason(error: RuntimeError) -> str:
+    """The system's reason at the end of faiss's message: "...: 19 != 256 (No space left on device)"."""
+    message = " ".join(str(error).split())
+    found = re.search(r"\(([^()]+)\)$", message) or re.search(r": ([^:]+)$", message)
+    return found.group(1) if found else "write error"
 
 
 class Index:

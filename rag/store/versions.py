@@ -99,21 +99,30 @@ def staging(index_dir: Path) -> Iterator[Path]:
         yield folder
     except OSError as error:
         raise IndexWriteError(
-            f"Could not write the index in {index_dir} ({error.strerror or error}); the previous version is untouched."
+            f"Could not write the index in {index_dir} ({_reason(error)}); the previous version is untouched."
         ) from None
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _reason(error: OSError) -> str:
+    """One line: which index file, and what the system said (disk full, read-only...)."""
+    reason = " ".join(str(error.strerror or error).split())
+    name = Path(error.filename).name if error.filename else ""
+    internal = name.startswith((_STAGING_PREFIX, CURRENT)) or _VERSION.match(name)
+    return f"{name}: {reason}" if name and not internal else reason
+
+
 def publish(index_dir: Path, staged: Path) -> Path:
     """Make ``staged`` the current version; the caller holds the writer lock."""
+    final: Path | None = None
+    pointer = index_dir / f"{CURRENT}.{uuid.uuid4().hex[:8]}.tmp"
     try:
         _fsync_tree(staged)
         existing = _versions(index_dir)
         number = int(existing[-1].name[1:]) + 1 if existing else 1
         final = index_dir / f"v{number:06d}"
         os.rename(staged, final)
-        pointer = index_dir / f"{CURRENT}.{uuid.uuid4().hex[:8]}.tmp"
         with pointer.open("w", encoding="utf-8") as handle:
             handle.write(final.name + "\n")
             handle.flush()
@@ -121,10 +130,17 @@ def publish(index_dir: Path, staged: Path) -> Path:
         os.replace(pointer, index_dir / CURRENT)
         _fsync_dir(index_dir)
     except OSError as error:
+        # A version that never became current must not linger: the next run would keep it
+        # as the fallback instead of the version the user actually had.
+        with contextlib.suppress(OSError):
+            pointer.unlink(missing_ok=True)
+        if final is not None and current_version(index_dir) != final:
+            shutil.rmtree(final, ignore_errors=True)
         raise IndexWriteError(
-            f"Could not publish the new index version in {index_dir} ({error.strerror or error}); "
+            f"Could not publish the new index version in {index_dir} ({_reason(error)}); "
             "the previous version is untouched."
         ) from None
+    assert final is not None  # set before anything that can succeed
     _collect_garbage(index_dir, final)
     return final
 
