@@ -71,6 +71,14 @@ class LazyEmbedder:
 
     @property
     def languages(self) -> frozenset[str]:
+        # Known without loading: a French question then never loads the model
+        # (its dense vote is zero), which keeps `rag ask` cold starts short.
+        if self._settings.embedding_languages:
+            return frozenset(self._settings.embedding_languages)
+        if self._settings.embedding_backend == "sentence-transformers":
+            from rag.embedders.sentence_transformer import guess_languages
+
+            return guess_languages(self.name)
         return self.model.languages
 
     def count_tokens(self, text: str) -> int:

@@ -16,7 +16,7 @@ from rag.embedders.base import Vectors
 from rag.errors import UserError
 
 # Models whose training data we know; anything else is assumed multilingual
-# only if its name says so (see ``_guess_languages``).
+# only if its name says so (see ``guess_languages``).
 _KNOWN_LANGUAGES = {
     "all-minilm-l6-v2": frozenset({"en"}),
     "all-mpnet-base-v2": frozenset({"en"}),
@@ -43,7 +43,7 @@ def resolve_model(name: str) -> tuple[str, str]:
     return name, name
 
 
-def _guess_languages(name: str) -> frozenset[str]:
+def guess_languages(name: str) -> frozenset[str]:
     base = name.rstrip("/").split("/")[-1].lower()
     if base in _KNOWN_LANGUAGES:
         return _KNOWN_LANGUAGES[base]
@@ -77,7 +77,7 @@ class SentenceTransformerEmbedder:
         self.dimension = int(self._model.get_embedding_dimension() or 0)
         window = int(self._model.max_seq_length or 256)
         self.max_tokens = window - 2  # [CLS] and [SEP]
-        self.languages = frozenset(languages) if languages else _guess_languages(self.name)
+        self.languages = frozenset(languages) if languages else guess_languages(self.name)
         self.batch_size = batch_size
         self._tokenizer = self._model.tokenizer
 
