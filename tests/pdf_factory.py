@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zlib
 
 from pypdf import PdfReader, PdfWriter
 
@@ -73,3 +74,75 @@ def encrypted_pdf(source: bytes, user_password: str, owner_password: str = "owne
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+# Hostile PDFs ---------------------------------------------------------------
+
+
+def raw_pdf(objects: list[bytes], trailer: bytes = b"") -> bytes:
+    """A PDF made of the given object bodies (object 1 is the catalog), with a correct xref table."""
+    out = io.BytesIO()
+    out.write(b"%PDF-1.7\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n%s\nendobj\n" % (number, body))
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    for offset in offsets:
+        out.write(b"%010d 00000 n \n" % offset)
+    out.write(b"trailer\n<< /Size %d /Root 1 0 R %s>>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, trailer, xref))
+    return out.getvalue()
+
+
+def _one_page(content: bytes, stream_dict: bytes = b"", page_extra: bytes = b"") -> bytes:
+    return raw_pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+            b"/Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R " + page_extra + b">>",
+            b"<< /Length %d %s>>\nstream\n%s\nendstream" % (len(content), stream_dict, content),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        ]
+    )
+
+
+def _deflate(unit: bytes, repeat: int) -> bytes:
+    compressor = zlib.compressobj(9)
+    return b"".join(compressor.compress(unit) for _ in range(repeat)) + compressor.flush()
+
+
+def flate_bomb_pdf(megabytes: int = 100) -> bytes:
+    """A page whose ~100 KB content stream inflates to ``megabytes`` MB of spaces."""
+    return _one_page(_deflate(b" " * (1 << 20), megabytes), b"/Filter /FlateDecode ")
+
+
+def heavy_content_pdf(operations: int = 4_800_000) -> bytes:
+    """A ~120 KB page holding millions of text operators: parsing it takes many seconds."""
+    unit = b"BT (a) Tj ET\n" * 10_000
+    return _one_page(_deflate(unit, operations // 10_000), b"/Filter /FlateDecode ")
+
+
+def nested_arrays_pdf(depth: int = 100_000) -> bytes:
+    """A page dictionary holding an array nested ``depth`` levels deep."""
+    return _one_page(b"BT ET", page_extra=b"/Nest " + b"[" * depth + b"]" * depth + b" ")
+
+
+def cyclic_pages_pdf() -> bytes:
+    """A page tree that lists itself among its own kids: a naive walk never ends."""
+    return raw_pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [2 0 R 3 0 R] /Count 2 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+            b"<< /Length 5 >>\nstream\nBT ET\nendstream",
+        ]
+    )
+
+
+def xref_loop_pdf() -> bytes:
+    """A cross-reference table whose /Prev points back at itself."""
+    data = raw_pdf([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [] /Count 0 >>"])
+    xref = int(data.rsplit(b"startxref\n", 1)[1].split(b"\n", 1)[0])
+    return data.replace(b"/Root 1 0 R ", b"/Root 1 0 R /Prev %d " % xref)

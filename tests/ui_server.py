@@ -7,8 +7,9 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from rag.embedders import LazyEmbedder
+from rag.embedders import Embedder, LazyEmbedder
 from rag.indexer import index_paths
 from rag.service import Assistant
 from rag.settings import Settings
@@ -45,11 +46,11 @@ def indexed_settings(root: Path, extra_files: dict[str, str] | None = None) -> t
 
 
 @contextmanager
-def running_app(settings: Settings, embedder: LazyEmbedder) -> Iterator[str]:
-    """The app launched in a background thread; yields its URL."""
+def running_app(settings: Settings, embedder: Embedder, **launch: Any) -> Iterator[str]:
+    """The app launched in a background thread; yields its URL. ``launch``: more launch() arguments (auth...)."""
     demo = build_app(settings, Assistant(settings, embedder=embedder))
     port = free_port()
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, **launch)
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:

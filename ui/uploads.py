@@ -9,6 +9,7 @@ indexed file by file (never the folder), so other documents are untouched.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import stat
@@ -131,6 +132,17 @@ def _check(source: Path, limit: int) -> str | None:
     return None
 
 
+def _digest(path: Path) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
 def index_uploads(
     files: Iterable[str | Path], settings: Settings, embedder: Embedder, progress: Progress | None = None
 ) -> list[UploadResult]:
@@ -143,12 +155,19 @@ def index_uploads(
     folder.mkdir(parents=True, exist_ok=True)
     entries: list[_Saved] = []
     taken: set[str] = set()
+    stored: dict[str, str] = {}  # content hash -> name saved in this upload
     for file in files:
         source = Path(file)
         shown = safe_filename(source.name)
         problem = _check(source, settings.max_file_bytes)
-        if problem:
-            entries.append(_Saved(shown, source, False, UploadResult(shown, "skipped", problem)))
+        digest = None if problem else _digest(source)
+        if digest in stored:  # the same file chosen twice is stored once
+            detail = f"same content as {stored[digest]}"
+            entries.append(_Saved(shown, source, False, UploadResult(shown, "unchanged", detail)))
+            continue
+        if problem or digest is None:
+            reason = problem or "cannot read the uploaded file"
+            entries.append(_Saved(shown, source, False, UploadResult(shown, "skipped", reason)))
             continue
         target = folder / _unique(shown, taken)
         existed = target.exists()
@@ -158,6 +177,7 @@ def index_uploads(
             reason = str(error) if isinstance(error, _TooBigError) else f"could not save it ({error})"
             entries.append(_Saved(shown, source, False, UploadResult(shown, "skipped", reason)))
             continue
+        stored[digest] = target.name
         entries.append(_Saved(target.name, target, not existed))
     to_index = [e for e in entries if e.result is None]
     if not to_index:
