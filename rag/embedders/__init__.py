@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rag.embedders.base import Embedder, Vectors
-from rag.settings import Settings, SettingsError
+from rag.registry import build
+from rag.settings import Settings
 
 
 def _sentence_transformers(settings: Settings) -> Embedder:
@@ -29,13 +30,7 @@ EMBEDDERS: dict[str, Callable[[Settings], Embedder]] = {
 
 
 def make_embedder(settings: Settings) -> Embedder:
-    try:
-        factory = EMBEDDERS[settings.embedding_backend]
-    except KeyError:
-        raise SettingsError(
-            f"Unknown embedding backend {settings.embedding_backend!r}; choose one of {', '.join(EMBEDDERS)}."
-        ) from None
-    return factory(settings)
+    return build(EMBEDDERS, settings.embedding_backend, "embedding backend", settings)
 
 
 def embedder_name(settings: Settings) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rag.generators.base import Generator, GeneratorUnavailableError
-from rag.settings import Settings, SettingsError
+from rag.registry import build
+from rag.settings import Settings
 
 
 def _extractive(settings: Settings) -> Generator:
@@ -26,13 +27,7 @@ GENERATORS: dict[str, Callable[[Settings], Generator]] = {"extractive": _extract
 
 
 def make_generator(settings: Settings) -> Generator:
-    try:
-        factory = GENERATORS[settings.generator]
-    except KeyError:
-        raise SettingsError(
-            f"Unknown answer backend {settings.generator!r}; choose one of {', '.join(GENERATORS)}."
-        ) from None
-    return factory(settings)
+    return build(GENERATORS, settings.generator, "answer backend (generator)", settings)
 
 
 __all__ = ["GENERATORS", "Generator", "GeneratorUnavailableError", "make_generator"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from rag.types import Hit
@@ -15,17 +16,11 @@ class Retriever(Protocol):
         ...
 
 
-class PassageRetriever(Protocol):
-    """What the answering service needs: passages ready to cite, with a relevance verdict."""
-
-    def retrieve(self, query: str, k: int) -> Retrieval: ...
-
-
+@dataclass
 class Retrieval:
-    """Ranked hits plus whether anything relevant was found at all."""
+    """Ranked hits, whether anything relevant was found at all, and where the time went."""
 
-    def __init__(self, hits: list[Hit], relevant: bool, language: str, timings: dict[str, float]) -> None:
-        self.hits = hits
-        self.relevant = relevant
-        self.language = language
-        self.timings = timings
+    hits: list[Hit]
+    relevant: bool
+    language: str
+    timings: dict[str, float] = field(default_factory=dict)

@@ -10,7 +10,11 @@ class BM25Retriever:
     name = "lexical"
 
     def __init__(self, index: LexicalIndex) -> None:
-        self._index = index
+        self.index = index
 
     def search(self, query: str, language: str, k: int) -> list[tuple[int, float]]:
-        return self._index.search(analyze(query, language), k)
+        return self.search_terms(analyze(query, language), k)
+
+    def search_terms(self, terms: list[str], k: int) -> list[tuple[int, float]]:
+        """For callers that analysed the query themselves (in several languages, say)."""
+        return self.index.search(terms, k)

@@ -26,6 +26,7 @@ from rag.embedders import Embedder
 from rag.language import detect_language
 from rag.retrieval.analysis import analyze, cognate, is_stop_word
 from rag.retrieval.base import Retrieval
+from rag.retrieval.bm25 import BM25Retriever
 from rag.retrieval.dense import DenseRetriever
 from rag.store.index import Index
 from rag.types import Chunk, Document, Hit
@@ -96,7 +97,6 @@ def convex(rankings: list[tuple[float, list[tuple[int, float]]]]) -> dict[int, f
     return scores
 
 
-
 class HybridRetriever:
     def __init__(
         self, index: Index, embedder: Embedder, mode: str = "hybrid", min_relevance: float = MIN_RELEVANCE
@@ -104,6 +104,7 @@ class HybridRetriever:
         self.index = index
         self.mode = mode
         self.min_relevance = min_relevance
+        self._lexical = BM25Retriever(index.lexical)
         self._dense = DenseRetriever(index, embedder)
         self._known = embedder.languages
         self._documents: dict[str, Document] = {d.id: d for d in index.docstore.documents()}
@@ -131,7 +132,7 @@ class HybridRetriever:
         analyses = self.query_terms(query, language)
         terms = list(dict.fromkeys(term for analysis in analyses for term in analysis))
         started = time.perf_counter()
-        lexical = self.index.lexical.search(terms, DEPTH) if weights.lexical > 0 else []
+        lexical = self._lexical.search_terms(terms, DEPTH) if weights.lexical > 0 else []
         timings["lexical"] = time.perf_counter() - started
         started = time.perf_counter()
         dense = self._dense.search(query, language, DEPTH) if weights.dense > 0 else []
