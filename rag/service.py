@@ -107,13 +107,7 @@ class Assistant:
         if not query:
             raise UserError("The question is empty: type a question.")
         started = time.perf_counter()
-        retriever = self._searchable().retriever
-        language = detect_language(query, default=retriever.corpus_languages[0])
-        if not retriever.query_terms(query, language):
-            # Only emoji, punctuation or stop words: nothing to match, so nothing is relevant.
-            retrieval = Retrieval([], False, language, {})
-        else:
-            retrieval = retriever.retrieve(query, k or self.settings.top_k)
+        retrieval = self._searchable().retriever.retrieve(query, k or self.settings.top_k)
         retrieval.timings["retrieval"] = time.perf_counter() - started
         return retrieval
 

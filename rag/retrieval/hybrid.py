@@ -130,6 +130,9 @@ class HybridRetriever:
         language = detect_language(query, default=self.corpus_languages[0])
         weights = fusion_weights(self.mode, language, self.corpus_languages, self._known)
         analyses = self.query_terms(query, language)
+        if not analyses:
+            # Only emoji, punctuation or stop words: nothing to match, so nothing is relevant.
+            return Retrieval([], False, language, timings)
         terms = list(dict.fromkeys(term for analysis in analyses for term in analysis))
         started = time.perf_counter()
         lexical = self._lexical.search_terms(terms, DEPTH) if weights.lexical > 0 else []
