@@ -139,6 +139,11 @@ class HybridRetriever:
         timings["lexical"] = time.perf_counter() - started
         started = time.perf_counter()
         dense = self._dense.search(query, language, DEPTH) if weights.dense > 0 else []
+        if not lexical and not dense:
+            # No word in common with any passage: still show the closest ones, so an
+            # abstention can point at what the documents do say.
+            dense = self._dense.search(query, language, k)
+            weights = FusionWeights(weights.lexical, 1.0)
         timings["dense"] = time.perf_counter() - started
         started = time.perf_counter()
         fused = convex([(weights.lexical, lexical), (weights.dense, dense)])
