@@ -1,0 +1,207 @@
+"""results.json into results.md: one table, every figure beside LangChain's from the same run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+HIGHER, LOWER, INFO = "higher", "lower", ""
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    ours: float
+    theirs: float | None
+    better: str
+    digits: int = 1
+    note: str = ""
+
+    def cells(self) -> list[str]:
+        def show(value: float | None) -> str:
+            return "—" if value is None else f"{value:,.{self.digits}f}"
+
+        ratio = "—" if not self.theirs else f"{self.ours / self.theirs:.2f}"
+        return [self.name, show(self.ours), show(self.theirs), ratio, self.better or "—", self.note]
+
+
+def quality_rows(quality: dict[str, Any]) -> list[Row]:
+    rows = []
+    for name, data in quality.items():
+        theirs = data["langchain"]["dense"]
+        for mode in ("hybrid", "lexical", "dense"):
+            label = f"{name} ({data['questions']} q) {mode if mode == 'hybrid' else mode + ' (reference)'}"
+            for metric in ("recall@1", "recall@5", "recall@10", "mrr@10"):
+                rows.append(Row(f"{label}: {metric}", data["ours"][mode][metric], theirs[metric], HIGHER, 3))
+    return rows
+
+
+def indexing_rows(indexing: dict[str, Any]) -> list[Row]:
+    ours, theirs, n = indexing["ours"], indexing["langchain"], indexing["articles"]
+    cov = indexing["coverage"]
+    rows = [
+        Row(f"index {n} articles: wall time (s)", ours["seconds"], theirs["seconds"], LOWER),
+        Row("chunks per second", ours["chunks_per_second"], theirs["chunks_per_second"], HIGHER),
+        Row("articles per second", ours["articles_per_second"], theirs["articles_per_second"], HIGHER, 2),
+        Row("chunks", ours["chunks"], theirs["chunks"], INFO, 0, "ours: smaller, window-sized chunks"),
+        Row(
+            "share of article text embedded (mean)",
+            cov["ours"]["share_mean"],
+            cov["langchain"]["share_mean"],
+            HIGHER,
+            3,
+        ),
+        Row(
+            "share of article text embedded (worst article)",
+            cov["ours"]["share_min"],
+            cov["langchain"]["share_min"],
+            HIGHER,
+            3,
+        ),
+        Row(
+            "articles embedded in full",
+            cov["ours"]["articles_fully_read"],
+            cov["langchain"]["articles_fully_read"],
+            HIGHER,
+            3,
+        ),
+        Row(
+            "chunks cut by the 256-wordpiece window",
+            cov["ours"]["chunks_truncated"],
+            cov["langchain"]["chunks_truncated"],
+            LOWER,
+            3,
+        ),
+    ]
+    for step, data in indexing["reindex"].items():
+        if "langchain" not in data:
+            continue
+        derived = " (LangChain: full rebuild, time of the build above)" if data["langchain"].get("derived") else ""
+        label = step.replace("_", " ")
+        rows.append(
+            Row(
+                f"re-index, {label}: wall time (s)",
+                data["ours"]["seconds"],
+                data["langchain"]["seconds"],
+                LOWER,
+                1,
+                derived.strip(),
+            )
+        )
+        rows.append(
+            Row(
+                f"re-index, {label}: chunks embedded",
+                data["ours"]["chunks_embedded"],
+                data["langchain"]["chunks_embedded"],
+                LOWER,
+                0,
+            )
+        )
+    return rows
+
+
+def latency_rows(latency: dict[str, Any]) -> list[Row]:
+    rows = []
+    for size, data in latency.items():
+        if not size.isdigit():
+            continue
+        ours, theirs = data["ours"], data["langchain"]["retrieval"]
+        for stat in ("median_ms", "p95_ms"):
+            label = stat.replace("_ms", "")
+            rows.append(
+                Row(f"{int(size):,} chunks: retrieval {label} (ms)", ours["retrieval"][stat], theirs[stat], LOWER)
+            )
+        for stat in ("median_ms", "p95_ms"):
+            label = stat.replace("_ms", "")
+            rows.append(
+                Row(
+                    f"{int(size):,} chunks: full answer {label} (ms)",
+                    ours["answer"][stat],
+                    theirs[stat],
+                    LOWER,
+                    1,
+                    "vs LangChain retrieval (it has no answer step)",
+                )
+            )
+    return rows
+
+
+def coldstart_rows(cold: dict[str, Any]) -> list[Row]:
+    note = "LangChain: load + split + embed the 2 seed articles (no pickle-free load)"
+    return [
+        Row("fresh process to first answer (s)", cold["ours"]["seconds"], cold["langchain"]["seconds"], LOWER, 2, note)
+    ]
+
+
+def memory_rows(memory: dict[str, Any]) -> list[Row]:
+    rows = [Row("floor: Python + torch + model (MiB)", memory["floor"]["peak_rss_mib"], None, INFO, 0)]
+    for size, data in memory.items():
+        if size.isdigit():
+            ours, theirs = data["ours"], data["langchain"]
+            rows.append(
+                Row(f"{int(size):,} chunks: peak RSS (MiB)", ours["peak_rss_mib"], theirs["peak_rss_mib"], LOWER, 0)
+            )
+            rows.append(
+                Row(f"{int(size):,} chunks: RSS after serving (MiB)", ours["rss_mib"], theirs["rss_mib"], LOWER, 0)
+            )
+    return rows
+
+
+SECTIONS = (
+    ("Retrieval quality (k=10)", "quality", quality_rows),
+    ("Indexing OrangeSum", "indexing", indexing_rows),
+    ("Query latency (warm process)", "latency", latency_rows),
+    ("Cold start", "coldstart", coldstart_rows),
+    ("Peak memory while serving", "memory", memory_rows),
+)
+
+
+def _table(rows: list[Row]) -> list[str]:
+    lines = ["| measurement | ours | LangChain | ours / LangChain | better is | note |", "|---|--:|--:|--:|---|---|"]
+    return lines + ["| " + " | ".join(row.cells()) + " |" for row in rows]
+
+
+def _items(values: dict[str, float]) -> str:
+    return ", ".join(f"{name} {value:.1f}" for name, value in values.items())
+
+
+def _breakdown(results: dict[str, Any]) -> list[str]:
+    """Where our time goes, from the same run: the evidence behind the levers."""
+    lines = ["## Where our time goes", ""]
+    if "indexing" in results:
+        indexing = results["indexing"]
+        lines.append(f"- `rag index`, {indexing['articles']} articles (s): " + _items(indexing["ours"]["stages"]))
+        lines.append("- LangChain build (s): " + _items(indexing["langchain"]["stages"]))
+        for step, data in indexing["reindex"].items():
+            lines.append(f"- `rag index` again, {step.replace('_', ' ')} (s): " + _items(data["ours"]["stages"]))
+    for size, data in results.get("latency", {}).items():
+        if size.isdigit():
+            retrieval = data["ours"]["retrieval_stages_median_ms"]
+            answer = data["ours"]["answer_stages_median_ms"]
+            search = data["langchain"]["search_without_query_embedding"]["median_ms"]
+            lines.append(
+                f"- {int(size):,} chunks, medians (ms): retrieval "
+                + ", ".join(f"{k} {v:.1f}" for k, v in retrieval.items())
+                + "; answer "
+                + ", ".join(f"{k} {v:.1f}" for k, v in answer.items())
+                + f"; LangChain search without query embedding {search:.2f}"
+            )
+    return [*lines, ""]
+
+
+def markdown(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    lines = [
+        f"# Benchmark: ours vs the textbook LangChain pipeline ({'quick' if results['plan']['quick'] else 'full'} run)",
+        "",
+        f"- date: {results['date']}",
+        f"- machine: {m['cores']} cores, {m['cpu']}, torch {m['torch']} ({m['torch_threads']} threads), "
+        f"load average at start {m['load_average_at_start'][0]:.1f}",
+        f"- total time: {results['seconds'] / 60:.1f} min",
+        "- ratio = ours / LangChain, measured in this run; the `better is` column says which way is good.",
+        "",
+    ]
+    for title, key, build in SECTIONS:
+        if key in results:
+            lines += [f"## {title}", "", *_table(build(results[key])), ""]
+    return "\n".join(lines + _breakdown(results))
