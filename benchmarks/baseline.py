@@ -30,7 +30,7 @@ from langchain_core.documents import Document
 from langchain_huggingface import HuggingFaceEmbeddings
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from benchmarks.common import model_path, set_offline
+from benchmarks.common import memory_status, model_path, set_offline
 
 CHUNK_SIZE = 1000
 CHUNK_OVERLAP = 200
@@ -130,7 +130,7 @@ def _main(argv: list[str]) -> int:
     ready = time.time()
     if args.dump:
         dump(store, args.dump)
-    print(json.dumps({"ready": ready, "stages": times, "chunks": store.index.ntotal}))
+    print(json.dumps({"ready": ready, "stages": times, "chunks": store.index.ntotal, **memory_status()}))
     return 0
 
 

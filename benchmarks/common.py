@@ -167,6 +167,8 @@ def machine() -> dict[str, Any]:
     import sentence_transformers
     import torch
 
+    from rag.embedders.sentence_transformer import native_bfloat16
+
     return {
         "cores": len(os.sched_getaffinity(0)),
         "cpu": cpu,
@@ -177,4 +179,7 @@ def machine() -> dict[str, Any]:
         "faiss": faiss.__version__,
         "langchain_community": langchain_community.__version__,
         "load_average_at_start": list(os.getloadavg()),
+        # Ours embeds in bfloat16 where the CPU has it (embedding_precision=auto);
+        # the tutorial pipeline always runs float32.
+        "native_bfloat16": native_bfloat16(),
     }

@@ -25,15 +25,15 @@ from typing import Any
 
 from benchmarks import coverage
 from benchmarks.baseline import read_dump
-from benchmarks.common import Plan, last_json, log, read_articles, run_process, write_articles
+from benchmarks.common import Plan, last_json, log, memory_status, read_articles, run_process, write_articles
 
 
 def ours_build(folder: Path, index: Path, workdir: Path) -> dict[str, Any]:
     done = run_process([sys.executable, "-m", "benchmarks.indexing", str(folder), str(index)], cwd=workdir)
-    stages = last_json(done.stdout)
+    child = last_json(done.stdout)
     report = json.loads(next(line for line in done.stdout.splitlines() if line.startswith('{"added"')))
     # Stage boundaries come from the child's clock; the launch from ours.
-    marks = {k: v - done.launched for k, v in stages.items()}
+    marks = {k: v - done.launched for k, v in child.items()}
     return {
         "seconds": done.seconds,
         "chunks": report["chunks_total"],
@@ -42,7 +42,13 @@ def ours_build(folder: Path, index: Path, workdir: Path) -> dict[str, Any]:
         "updated": len(report["updated"]),
         "removed": len(report["removed"]),
         "stages": _stages(marks, done.seconds),
+        "peak_rss_mib": _memory(done.stdout)["peak_rss_mib"],
     }
+
+
+def _memory(stdout: str) -> dict[str, float]:
+    line = next(line for line in stdout.splitlines() if line.startswith('{"memory"'))
+    return dict(json.loads(line)["memory"])
 
 
 def _stages(marks: dict[str, float], total: float) -> dict[str, float]:
@@ -66,6 +72,7 @@ def langchain_build(folder: Path, dump: Path | None, workdir: Path) -> dict[str,
         "chunks": result["chunks"],
         "chunks_embedded": result["chunks"],
         "stages": result["stages"],
+        "peak_rss_mib": result["peak_rss_mib"],
     }
 
 
@@ -132,6 +139,8 @@ def _child(folder: str, index: str) -> int:
 
     rag.cli._progress_bar = lambda: progress
     code = rag.cli.main(["index", folder, "--index", index, "--json"])
+    # Memory first, the stage marks last (a flat object, the last JSON line).
+    print(json.dumps({"memory": memory_status()}), flush=True)
     print(json.dumps(marks), flush=True)
     return code
 

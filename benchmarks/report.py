@@ -21,8 +21,12 @@ class Row:
         def show(value: float | None) -> str:
             return "—" if value is None else f"{value:,.{self.digits}f}"
 
-        ratio = "—" if not self.theirs else f"{self.ours / self.theirs:.2f}"
+        ratio = "—" if not self.theirs else _ratio(self.ours / self.theirs)
         return [self.name, show(self.ours), show(self.theirs), ratio, self.better or "—", self.note]
+
+
+def _ratio(value: float) -> str:
+    return f"{value:.2f}" if value >= 0.1 or value == 0 else f"{value:.1g}"
 
 
 def quality_rows(quality: dict[str, Any]) -> list[Row]:
@@ -44,6 +48,7 @@ def indexing_rows(indexing: dict[str, Any]) -> list[Row]:
         Row("chunks per second", ours["chunks_per_second"], theirs["chunks_per_second"], HIGHER),
         Row("articles per second", ours["articles_per_second"], theirs["articles_per_second"], HIGHER, 2),
         Row("chunks", ours["chunks"], theirs["chunks"], INFO, 0, "ours: smaller, window-sized chunks"),
+        Row("peak RSS of the indexing process (MiB)", ours["peak_rss_mib"], theirs["peak_rss_mib"], LOWER, 0),
         Row(
             "share of article text embedded (mean)",
             cov["ours"]["share_mean"],
@@ -102,48 +107,63 @@ def indexing_rows(indexing: dict[str, Any]) -> list[Row]:
 
 def latency_rows(latency: dict[str, Any]) -> list[Row]:
     rows = []
+    answer_note = "vs LangChain retrieval (it has no answer step)"
     for size, data in latency.items():
         if not size.isdigit():
             continue
-        ours, theirs = data["ours"], data["langchain"]["retrieval"]
-        for stat in ("median_ms", "p95_ms"):
-            label = stat.replace("_ms", "")
-            rows.append(
-                Row(f"{int(size):,} chunks: retrieval {label} (ms)", ours["retrieval"][stat], theirs[stat], LOWER)
-            )
-        for stat in ("median_ms", "p95_ms"):
-            label = stat.replace("_ms", "")
-            rows.append(
-                Row(
-                    f"{int(size):,} chunks: full answer {label} (ms)",
-                    ours["answer"][stat],
-                    theirs[stat],
-                    LOWER,
-                    1,
-                    "vs LangChain retrieval (it has no answer step)",
-                )
-            )
+        ours, theirs = data["ours"], data["langchain"]
+        n = f"{int(size):,} chunks"
+        for label, key, their_key, note in (
+            ("retrieval, French", "retrieval", "retrieval", ""),
+            ("full answer, French", "answer", "retrieval", answer_note),
+            ("retrieval, English", "retrieval_english", "retrieval_english", ""),
+        ):
+            for stat in ("median_ms", "p95_ms"):
+                name = f"{n}: {label}, {stat.replace('_ms', '')} (ms)"
+                rows.append(Row(name, ours[key][stat], theirs[their_key][stat], LOWER, 1, note))
     return rows
 
 
 def coldstart_rows(cold: dict[str, Any]) -> list[Row]:
-    note = "LangChain: load + split + embed the 2 seed articles (no pickle-free load)"
-    return [
-        Row("fresh process to first answer (s)", cold["ours"]["seconds"], cold["langchain"]["seconds"], LOWER, 2, note)
-    ]
+    rows = []
+    for language, data in cold.items():
+        note = "LangChain: load + split + embed the 2 seed articles (no pickle-free load)"
+        if data["ours"]["abstained"]:
+            note += "; ours abstained"
+        rows.append(
+            Row(
+                f"fresh process to first answer, {language} question (s)",
+                data["ours"]["seconds"],
+                data["langchain"]["seconds"],
+                LOWER,
+                2,
+                note,
+            )
+        )
+    return rows
 
 
 def memory_rows(memory: dict[str, Any]) -> list[Row]:
     rows = [Row("floor: Python + torch + model (MiB)", memory["floor"]["peak_rss_mib"], None, INFO, 0)]
     for size, data in memory.items():
-        if size.isdigit():
-            ours, theirs = data["ours"], data["langchain"]
-            rows.append(
-                Row(f"{int(size):,} chunks: peak RSS (MiB)", ours["peak_rss_mib"], theirs["peak_rss_mib"], LOWER, 0)
-            )
-            rows.append(
-                Row(f"{int(size):,} chunks: RSS after serving (MiB)", ours["rss_mib"], theirs["rss_mib"], LOWER, 0)
-            )
+        if not size.isdigit():
+            continue
+        ours, theirs = data["ours"], data["langchain"]
+        french = ours["french_only"]
+        note = "ours: embedding model not loaded" if not french["model_loaded"] else ""
+        n = f"{int(size):,} chunks"
+        rows += [
+            Row(
+                f"{n}: peak RSS, 5 French questions (MiB)",
+                french["peak_rss_mib"],
+                theirs["french_only"]["peak_rss_mib"],
+                LOWER,
+                0,
+                note,
+            ),
+            Row(f"{n}: peak RSS, + 1 English question (MiB)", ours["peak_rss_mib"], theirs["peak_rss_mib"], LOWER, 0),
+            Row(f"{n}: RSS after serving (MiB)", ours["rss_mib"], theirs["rss_mib"], LOWER, 0),
+        ]
     return rows
 
 
@@ -196,7 +216,8 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"- date: {results['date']}",
         f"- machine: {m['cores']} cores, {m['cpu']}, torch {m['torch']} ({m['torch_threads']} threads), "
-        f"load average at start {m['load_average_at_start'][0]:.1f}",
+        f"load average at start {m['load_average_at_start'][0]:.1f}, "
+        f"ours embeds in {'bfloat16' if m.get('native_bfloat16') else 'float32'} (LangChain: float32)",
         f"- total time: {results['seconds'] / 60:.1f} min",
         "- ratio = ours / LangChain, measured in this run; the `better is` column says which way is good.",
         "",

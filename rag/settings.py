@@ -33,6 +33,9 @@ class Settings:
     embedding_model: str = "default"
     embedding_backend: str = "sentence-transformers"
     embedding_batch_size: int = 16
+    # auto: bfloat16 where the CPU computes it natively (~1.8x faster, cosine
+    # to float32 vectors > 0.9999), float32 elsewhere; or float32 / bfloat16.
+    embedding_precision: str = "auto"
     # Languages the embedder was trained on; drives the hybrid fusion weights.
     # Empty means "look it up from the model" (English for the default model).
     embedding_languages: tuple[str, ...] = ()

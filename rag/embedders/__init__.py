@@ -13,7 +13,10 @@ def _sentence_transformers(settings: Settings) -> Embedder:
     from rag.embedders.sentence_transformer import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder(
-        settings.embedding_model, settings.embedding_batch_size, settings.embedding_languages
+        settings.embedding_model,
+        settings.embedding_batch_size,
+        settings.embedding_languages,
+        settings.embedding_precision,
     )
 
 

