@@ -58,6 +58,13 @@ def test_question_outside_the_documents_abstains_and_shows_closest_passages(sett
     assert not answer.citations
 
 
+def test_an_everyday_word_the_documents_never_use_does_not_make_a_question_unanswerable(settings: Settings) -> None:
+    # Neither article says "ville", "trouvait" or "vient"; the answer is "Shanghai".
+    answer = assistant(settings).ask("Dans quelle ville se trouvait le laboratoire d’IA qu’Amazon vient de fermer ?")
+    assert not answer.abstained
+    assert "Shanghai" in answer.text
+
+
 def test_english_abstention_is_in_english(settings: Settings) -> None:
     answer = assistant(settings).ask("What is the boiling point of mercury?")
     assert answer.abstained and answer.text == "I could not find this information in the documents."

@@ -185,3 +185,13 @@ def analyze(text: str, language: str) -> list[str]:
     joined ("100 000" -> "100000"; in English also "100,000").
     """
     return _ANALYZERS.get(language, _ANALYZERS["und"])(text)
+
+
+def term_words(text: str, language: str) -> dict[str, set[str]]:
+    """Each index term of ``text`` with the surface words that gave it."""
+    analyzer = _ANALYZERS.get(language, _ANALYZERS["und"])
+    found: dict[str, set[str]] = {}
+    for word in analyzer.words(text):
+        for term in analyzer(word):
+            found.setdefault(term, set()).add(word)
+    return found

@@ -28,6 +28,7 @@ from rag.retrieval.analysis import analyze, cognate, is_stop_word
 from rag.retrieval.base import Retrieval
 from rag.retrieval.bm25 import BM25Retriever
 from rag.retrieval.dense import DenseRetriever
+from rag.retrieval.salience import common_terms
 from rag.store.index import Index
 from rag.types import Chunk, Document, Hit
 
@@ -44,10 +45,6 @@ MIN_RELEVANCE = 0.3
 MIN_CROSS_LANGUAGE_RELEVANCE = 0.1
 
 MODES = ("hybrid", "lexical", "dense")
-#: Share of the shorter passage two hits of one document may share before the lower one is dropped.
-NEAR_DUPLICATE = 0.5
-#: Word-set similarity (Jaccard) above which two passages are the same text.
-NEAR_DUPLICATE_WORDS = 0.9
 #: Share of the shorter passage two hits of one document may share before the lower one is dropped.
 NEAR_DUPLICATE = 0.5
 #: Word-set similarity (Jaccard) above which two passages are the same text.
@@ -154,6 +151,8 @@ class HybridRetriever:
         cosine = dict(dense)
         tokens = self.index.docstore.tokens(list(chunks))
         weights_by_term = self.index.lexical.idf(list(dict.fromkeys(terms + analyses[0])))
+        if language in self.corpus_languages:
+            weights_by_term = self._everyday_words_discounted(query, language, weights_by_term)
         hits: list[Hit] = []
         for row in ranked:
             chunk = chunks.get(row)
@@ -179,6 +178,20 @@ class HybridRetriever:
         )
         timings["fusion"] = time.perf_counter() - started
         return Retrieval(hits, relevant, language, timings)
+
+    def _everyday_words_discounted(self, query: str, language: str, idf: dict[str, float]) -> dict[str, float]:
+        """An everyday word no passage uses weighs like the least informative term one does.
+
+        Corpus IDF gives an absent term the highest weight, so in a small corpus
+        "Dans quelle ville ... ?" looked irrelevant for lack of "ville"; an absent
+        name or rare word keeps its full weight (see ``salience``). Only for a
+        question in a corpus language: across languages every word is absent.
+        """
+        held = [weight for term, weight in idf.items() if self.index.lexical.holds(term)]
+        if not held:
+            return idf
+        everyday = {t for t in common_terms(query, language) if not self.index.lexical.holds(t)}
+        return {term: min(held) if term in everyday else weight for term, weight in idf.items()}
 
     def _hit(
         self, chunk: Chunk, row: int, score: float, lexical_rank: int | None, dense_rank: int | None, relevance: float

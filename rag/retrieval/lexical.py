@@ -77,6 +77,10 @@ class LexicalIndex:
         order = np.lexsort((rows, -scores[rows]))[:k]
         return [(int(row), float(scores[row])) for row in rows[order]]
 
+    def holds(self, token: str) -> bool:
+        """Whether any row holds ``token``."""
+        return self._model is not None and token in self._model.vocab_dict
+
     def idf(self, tokens: list[str]) -> dict[str, float]:
         """Inverse document frequency of each token; a token no row holds gets the highest."""
         n = self._num_docs
