@@ -21,7 +21,8 @@ from rag.discover import Candidate, discover, normalise
 from rag.embedders import Embedder
 from rag.errors import UserError
 from rag.ingest import SkipFile, chunk_document, load_document
-from rag.retrieval.analysis import ANALYSIS_VERSION, analyze
+from rag.retrieval.analysis import ANALYSIS_VERSION, CHAR_GRAM, analyze
+from rag.retrieval.analysis import lexical_text as _lexical_text
 from rag.settings import Settings
 from rag.store.docstore import SourceFile, StoredChunk
 from rag.store.index import Index, IndexContents, IndexNotFoundError, write_version
@@ -68,7 +69,7 @@ def embed_text(document: Document, text: str) -> str:
 
 
 def lexical_text(document: Document, text: str) -> str:
-    return " ".join(part for part in (document.title, document.date or "", text) if part)
+    return _lexical_text(document.title, document.date, text)
 
 
 def embedder_info(settings: Settings, embedder: Embedder) -> dict[str, Any]:
@@ -115,7 +116,9 @@ def index_paths(
             previous = None
         state = _State(previous)
         emb_info, chunk_info = embedder_info(settings, embedder), chunking_info(settings)
-        lexical_info = {"analyzer": ANALYSIS_VERSION}
+        # The sub-word and document indexes are part of the lexical layout: an
+        # index without them is re-tokenised (nothing is re-embedded).
+        lexical_info = {"analyzer": ANALYSIS_VERSION, "char_grams": CHAR_GRAM, "documents": 1}
         stale: set[str] = set()
         if previous is not None:
             old = previous.manifest

@@ -47,6 +47,19 @@ DATA_FILES = [
     "lexical/vocab.index.json",
     "lexical/params.index.json",
     "lexical/lexical.json",
+    "lexical-chars/data.csc.index.npy",
+    "lexical-chars/indices.csc.index.npy",
+    "lexical-chars/indptr.csc.index.npy",
+    "lexical-chars/vocab.index.json",
+    "lexical-chars/params.index.json",
+    "lexical-chars/lexical.json",
+    "lexical-documents/data.csc.index.npy",
+    "lexical-documents/indices.csc.index.npy",
+    "lexical-documents/indptr.csc.index.npy",
+    "lexical-documents/vocab.index.json",
+    "lexical-documents/params.index.json",
+    "lexical-documents/lexical.json",
+    "lexical-documents/rows.json",
 ]
 ENV = {**os.environ, "RAG_EMBEDDING_BACKEND": "fake", "PYTHONPATH": str(ROOT)}
 

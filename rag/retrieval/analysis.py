@@ -187,6 +187,42 @@ def analyze(text: str, language: str) -> list[str]:
     return _ANALYZERS.get(language, _ANALYZERS["und"])(text)
 
 
+#: Length of the sub-word pieces of the second lexical index (``char_grams``).
+CHAR_GRAM = 4
+
+
+def char_grams(text: str, language: str) -> list[str]:
+    """Overlapping 4-letter pieces of each content word, for a second BM25 index.
+
+    The Snowball stemmer leaves many forms of one word apart ("parvient" and
+    "parvint", "appelle" and "appellent", "insurgés" and "insurrection"); their
+    pieces still largely match. Words are stopped and accent-folded like index
+    terms but not stemmed; "#" marks word ends so that short words and
+    prefixes stay distinct. Numbers and codes stay whole, as in ``analyze``.
+    Measured on PIAF (French, lexical only): fused with word BM25, recall@5
+    0.863 -> 0.882 and MRR@10 0.750 -> 0.766, on both halves of the dev set.
+    """
+    analyzer = _ANALYZERS.get(language, _ANALYZERS["und"])
+    grams: list[str] = []
+    for word in analyzer.words(text):
+        if word in analyzer._stop or len(word) < 2 or len(word) > _MAX_TOKEN:
+            continue
+        if any(ch.isdigit() for ch in word):
+            grams.append(analyzer._number(word))
+            continue
+        marked = f"#{fold(word)}#"
+        if len(marked) <= CHAR_GRAM:
+            grams.append(marked)
+        else:
+            grams.extend(marked[i : i + CHAR_GRAM] for i in range(len(marked) - CHAR_GRAM + 1))
+    return grams
+
+
+def lexical_text(title: str, date: str | None, text: str) -> str:
+    """What the lexical indexes read for a passage: its document's title and date situate it."""
+    return " ".join(part for part in (title, date or "", text) if part)
+
+
 def term_words(text: str, language: str) -> dict[str, set[str]]:
     """Each index term of ``text`` with the surface words that gave it."""
     analyzer = _ANALYZERS.get(language, _ANALYZERS["und"])

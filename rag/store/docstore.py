@@ -163,6 +163,10 @@ class DocStore:
         found = self._db.execute(f"SELECT row, tokens FROM chunks WHERE row IN ({marks})", rows)
         return {row: tuple(tokens.split()) for row, tokens in found}
 
+    def row_doc_ids(self) -> list[str]:
+        """The document of every chunk row, in row order."""
+        return [r[0] for r in self._db.execute("SELECT doc_id FROM chunks ORDER BY row")]
+
     def chunk_rows(self, doc_id: str) -> list[int]:
         found = self._db.execute("SELECT row FROM chunks WHERE doc_id = ? ORDER BY row", (doc_id,))
         return [r[0] for r in found]

@@ -8,6 +8,7 @@ manifest, which is checked on open.
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import re
 import sqlite3
@@ -20,6 +21,7 @@ import faiss
 import numpy as np
 
 from rag.errors import UserError
+from rag.retrieval.analysis import analyze, char_grams, lexical_text
 from rag.retrieval.lexical import LexicalIndex
 from rag.store.docstore import DOCSTORE, DocStore, SourceFile, StoredChunk, write_docstore
 from rag.store.manifest import IndexCorruptError, Manifest, checksums
@@ -28,6 +30,11 @@ from rag.types import Document
 
 VECTORS = "vectors.faiss"
 LEXICAL = "lexical"
+#: BM25 over 4-letter pieces of each chunk's words (``analysis.char_grams``), rows as in LEXICAL.
+LEXICAL_CHARS = "lexical-chars"
+#: BM25 over whole documents, one row per document in ``DOCUMENT_ROWS`` order.
+LEXICAL_DOCUMENTS = "lexical-documents"
+DOCUMENT_ROWS = "rows.json"
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +72,7 @@ def write_version(index_dir: Path, contents: IndexContents) -> Path:
         except sqlite3.Error as error:  # "database or disk is full", "disk I/O error"...
             raise OSError(errno.EIO, str(error), str(folder / DOCSTORE)) from None
         LexicalIndex.build([list(c.tokens) for c in contents.chunks]).save(folder / LEXICAL)
+        _write_lexical_extras(folder, contents)
         previous = current_version(index_dir)
         number = int(previous.name[1:]) + 1 if previous else 1
         Manifest(
@@ -87,6 +95,25 @@ def _faiss_reason(error: RuntimeError) -> str:
     return found.group(1) if found else "write error"
 
 
+def _write_lexical_extras(folder: Path, contents: IndexContents) -> None:
+    """The sub-word index (rows as chunks) and the document index (rows as ``DOCUMENT_ROWS``)."""
+    documents = {d.id: d for d in contents.documents}
+    texts: dict[str, list[str]] = {}
+    pieces = []
+    for stored in contents.chunks:
+        document = documents[stored.chunk.doc_id]
+        pieces.append(char_grams(lexical_text(document.title, document.date, stored.chunk.text), document.language))
+        # Documents as their chunks' text joined (excluded spans never become chunks).
+        texts.setdefault(document.id, []).append(stored.chunk.text)
+    LexicalIndex.build(pieces).save(folder / LEXICAL_CHARS)
+    whole = [
+        analyze(lexical_text(d.title, d.date, "\n".join(texts.get(d.id, []))), d.language) for d in contents.documents
+    ]
+    LexicalIndex.build(whole).save(folder / LEXICAL_DOCUMENTS)
+    rows = json.dumps([d.id for d in contents.documents])
+    (folder / LEXICAL_DOCUMENTS / DOCUMENT_ROWS).write_text(rows, encoding="utf-8")
+
+
 class Index:
     """A read-only view of one version; cheap to share between threads."""
 
@@ -99,6 +126,15 @@ class Index:
             self.vectors = faiss.read_index(str(folder / VECTORS))
             self.docstore = DocStore(folder / DOCSTORE)
             self.lexical = LexicalIndex.load(folder / LEXICAL)
+            # Absent from versions written before they existed: retrieval then uses words only.
+            self.chars = LexicalIndex.load(folder / LEXICAL_CHARS) if (folder / LEXICAL_CHARS).exists() else None
+            self.documents_lexical: LexicalIndex | None = None
+            self.row_documents = np.zeros(0, dtype=np.int64)
+            if (folder / LEXICAL_DOCUMENTS).exists():
+                self.documents_lexical = LexicalIndex.load(folder / LEXICAL_DOCUMENTS)
+                order = json.loads((folder / LEXICAL_DOCUMENTS / DOCUMENT_ROWS).read_text(encoding="utf-8"))
+                position = {doc_id: i for i, doc_id in enumerate(order)}
+                self.row_documents = np.array([position[d] for d in self.docstore.row_doc_ids()], dtype=np.int64)
         except Exception as error:
             raise IndexCorruptError(f"index files in {folder} are unreadable ({error})") from None
         if self.vectors.ntotal != self.manifest.chunks:
