@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.retrieval.analysis import analyze, fold
+from rag.retrieval.analysis import analyze, char_grams, fold
 from rag.retrieval.lexical import LexicalIndex
 
 # --- analysis ---------------------------------------------------------------
@@ -143,3 +143,21 @@ def test_save_load_of_an_empty_index(tmp_path: Path) -> None:
     loaded = LexicalIndex.load(tmp_path)
     assert len(loaded) == 1
     assert loaded.search(["a"], k=1) == []
+
+
+# --- sub-word pieces ---------------------------------------------------------
+
+
+def test_word_pieces_join_forms_the_stemmer_keeps_apart() -> None:
+    assert analyze("parvient", "fr") != analyze("parvint", "fr")
+    shared = set(char_grams("parvient", "fr")) & set(char_grams("parvint", "fr"))
+    assert {"#par", "parv", "arvi"} <= shared
+
+
+def test_word_pieces_fold_accents_drop_stop_words_and_keep_numbers_whole() -> None:
+    assert char_grams("Élu en 2017 à Paris", "fr") == char_grams("elu en 2017 a paris", "fr")
+    pieces = char_grams("Élu en 2017 à Paris", "fr")
+    assert "2017" in pieces and {"#elu", "elu#", "#par", "ris#"} <= set(pieces)
+    assert char_grams("IA", "fr") == ["#ia#"]  # a short word stays one piece
+    assert not any(piece.startswith("#en") for piece in pieces)  # "en" is a stop word
+    assert char_grams("", "fr") == []
