@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -42,3 +45,45 @@ def test_bfloat16_vectors_match_float32_ones() -> None:
     assert list(np.argmax(a @ b.T, axis=1)) == [0, 1, 2]
     query = fast.embed_query("How many people worked in the lab?")
     assert query.shape == (exact.dimension,) and abs(float(np.linalg.norm(query)) - 1) < 1e-3
+
+
+@pytest.mark.slow
+def test_the_lean_loader_computes_what_sentence_transformers_computes() -> None:
+    from sentence_transformers import SentenceTransformer
+
+    from rag.embedders.mean_pooled import MeanPooledModel, plain_layout
+    from rag.embedders.sentence_transformer import default_model_path
+
+    folder = default_model_path()
+    layout = plain_layout(folder)
+    assert layout == {"max_seq_length": 256}
+    lean = MeanPooledModel(folder, layout["max_seq_length"])
+    reference = SentenceTransformer(str(folder), device="cpu")
+    texts = [*TEXTS, "x " * 400]  # the last one is truncated to the window by both
+    ours = lean.encode(texts, batch_size=2)
+    theirs = reference.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    assert np.abs(ours - theirs).max() < 1e-5
+    assert lean.max_seq_length == reference.max_seq_length and lean.dimension == 384
+
+
+def test_other_layouts_go_through_sentence_transformers(tmp_path: Path) -> None:
+    from rag.embedders.mean_pooled import plain_layout
+
+    assert plain_layout(tmp_path) is None  # no modules.json
+    (tmp_path / "modules.json").write_text(
+        json.dumps(
+            [
+                {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+                {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+            ]
+        )
+    )
+    (tmp_path / "1_Pooling").mkdir()
+    (tmp_path / "1_Pooling" / "config.json").write_text(
+        json.dumps({"pooling_mode_cls_token": True, "pooling_mode_mean_tokens": False})
+    )
+    (tmp_path / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 128}))
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    assert plain_layout(tmp_path) is None  # CLS pooling
+    (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_mean_tokens": True}))
+    assert plain_layout(tmp_path) == {"max_seq_length": 128}

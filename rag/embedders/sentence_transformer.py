@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from rag.embedders.base import Vectors
+from rag.embedders.mean_pooled import MeanPooledModel, plain_layout
 from rag.errors import UserError
 
 # Models whose training data we know; anything else is assumed multilingual
@@ -78,6 +79,32 @@ def guess_languages(name: str) -> frozenset[str]:
     return frozenset({"en"})
 
 
+class _SentenceTransformerModel:
+    """Any other sentence-transformers model, through the library itself."""
+
+    def __init__(self, target: str) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self._model = SentenceTransformer(target, device="cpu")
+        self.tokenizer = self._model.tokenizer
+        self.dimension = int(self._model.get_embedding_dimension() or 0)
+        self.max_seq_length = int(self._model.max_seq_length or 256)
+
+    def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
+        vectors = self._model.encode(
+            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def _load(target: str) -> MeanPooledModel | _SentenceTransformerModel:
+    folder = Path(target)
+    layout = plain_layout(folder) if folder.is_dir() else None
+    if layout is not None:
+        return MeanPooledModel(folder, layout["max_seq_length"])
+    return _SentenceTransformerModel(target)
+
+
 class SentenceTransformerEmbedder:
     def __init__(
         self,
@@ -92,22 +119,20 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()
 
         self.name, target = resolve_model(model)
         try:
-            self._model: Any = SentenceTransformer(target, device="cpu")
+            self._model: Any = _load(target)
         except (OSError, ValueError) as error:
             raise ModelNotFoundError(
                 f"Embedding model {model!r} could not be loaded offline: give a local folder "
                 f"or the name of a model already in the Hugging Face cache ({type(error).__name__})."
             ) from None
-        self.dimension = int(self._model.get_embedding_dimension() or 0)
-        window = int(self._model.max_seq_length or 256)
-        self.max_tokens = window - 2  # [CLS] and [SEP]
+        self.dimension = self._model.dimension
+        self.max_tokens = self._model.max_seq_length - 2  # [CLS] and [SEP]
         self.languages = frozenset(languages) if languages else guess_languages(self.name)
         self.batch_size = batch_size
         self._tokenizer = self._model.tokenizer
@@ -133,13 +158,7 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         with self._autocast():
-            vectors = self._model.encode(
-                texts,
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
+            vectors = self._model.encode(texts, self.batch_size)
         return np.asarray(vectors, dtype=np.float32)
 
     def embed_query(self, text: str) -> Vectors:
