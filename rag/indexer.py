@@ -118,7 +118,7 @@ def index_paths(
         emb_info, chunk_info = embedder_info(settings, embedder), chunking_info(settings)
         # The sub-word and document indexes are part of the lexical layout: an
         # index without them is re-tokenised (nothing is re-embedded).
-        lexical_info = {"analyzer": ANALYSIS_VERSION, "char_grams": CHAR_GRAM, "documents": 1}
+        lexical_info = {"analyzer": ANALYSIS_VERSION, "char_grams": CHAR_GRAM, "documents": 2}
         stale: set[str] = set()
         if previous is not None:
             old = previous.manifest

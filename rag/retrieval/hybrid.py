@@ -218,13 +218,14 @@ class HybridRetriever:
         documents = self.index.documents_lexical
         if documents is None or not fused:
             return
-        scores = dict(documents.search(terms, len(documents)))
-        best = max(scores.values(), default=0.0)
+        scores = documents.scores(terms)
+        best = float(scores.max(initial=0.0))
         if best <= 0:
             return
-        of = self.index.row_documents
-        for row in fused:
-            fused[row] += weight * scores.get(int(of[row]), 0.0) / best
+        rows = list(fused)
+        bonus = weight * scores[self.index.row_documents[rows]] / best
+        for row, extra in zip(rows, bonus.tolist(), strict=True):
+            fused[row] += extra
 
     def _hit(
         self, chunk: Chunk, row: int, score: float, lexical_rank: int | None, dense_rank: int | None, relevance: float

@@ -62,13 +62,9 @@ class LexicalIndex:
         A repeated query term counts as many times as it appears, as in
         Lucene. Ties are broken by row so results are deterministic.
         """
-        if self._model is None or k <= 0:
+        if k <= 0:
             return []
-        vocab = self._model.vocab_dict
-        ids = [vocab[token] for token in query_tokens if token in vocab]
-        if not ids:
-            return []
-        scores = self._model.get_scores_from_ids(ids)
+        scores = self.scores(query_tokens)
         rows = np.flatnonzero(scores > 0)
         if len(rows) > k:
             # Keep every row tied with the k-th score so the row tie-break holds.
@@ -76,6 +72,14 @@ class LexicalIndex:
             rows = rows[scores[rows] >= kth]
         order = np.lexsort((rows, -scores[rows]))[:k]
         return [(int(row), float(scores[row])) for row in rows[order]]
+
+    def scores(self, query_tokens: list[str]) -> np.ndarray:
+        """The BM25 score of every row (zeros where no query term occurs)."""
+        vocab = self._model.vocab_dict if self._model is not None else {}
+        ids = [vocab[token] for token in query_tokens if token in vocab]
+        if self._model is None or not ids:
+            return np.zeros(self._num_docs, dtype=np.float32)
+        return np.asarray(self._model.get_scores_from_ids(ids))
 
     def holds(self, token: str) -> bool:
         """Whether any row holds ``token``."""

@@ -21,7 +21,7 @@ import faiss
 import numpy as np
 
 from rag.errors import UserError
-from rag.retrieval.analysis import analyze, char_grams, lexical_text
+from rag.retrieval.analysis import char_grams, lexical_text
 from rag.retrieval.lexical import LexicalIndex
 from rag.store.docstore import DOCSTORE, DocStore, SourceFile, StoredChunk, write_docstore
 from rag.store.manifest import IndexCorruptError, Manifest, checksums
@@ -98,18 +98,16 @@ def _faiss_reason(error: RuntimeError) -> str:
 def _write_lexical_extras(folder: Path, contents: IndexContents) -> None:
     """The sub-word index (rows as chunks) and the document index (rows as ``DOCUMENT_ROWS``)."""
     documents = {d.id: d for d in contents.documents}
-    texts: dict[str, list[str]] = {}
+    terms: dict[str, list[str]] = {d.id: [] for d in contents.documents}
     pieces = []
     for stored in contents.chunks:
         document = documents[stored.chunk.doc_id]
         pieces.append(char_grams(lexical_text(document.title, document.date, stored.chunk.text), document.language))
-        # Documents as their chunks' text joined (excluded spans never become chunks).
-        texts.setdefault(document.id, []).append(stored.chunk.text)
+        # A document's terms are its chunks' (already analysed, title and overlaps
+        # included): re-analysing every text at each publish would cost more.
+        terms[document.id].extend(stored.tokens)
     LexicalIndex.build(pieces).save(folder / LEXICAL_CHARS)
-    whole = [
-        analyze(lexical_text(d.title, d.date, "\n".join(texts.get(d.id, []))), d.language) for d in contents.documents
-    ]
-    LexicalIndex.build(whole).save(folder / LEXICAL_DOCUMENTS)
+    LexicalIndex.build([terms[d.id] for d in contents.documents]).save(folder / LEXICAL_DOCUMENTS)
     rows = json.dumps([d.id for d in contents.documents])
     (folder / LEXICAL_DOCUMENTS / DOCUMENT_ROWS).write_text(rows, encoding="utf-8")
 
