@@ -161,3 +161,20 @@ def test_word_pieces_fold_accents_drop_stop_words_and_keep_numbers_whole() -> No
     assert char_grams("IA", "fr") == ["#ia#"]  # a short word stays one piece
     assert not any(piece.startswith("#en") for piece in pieces)  # "en" is a stop word
     assert char_grams("", "fr") == []
+
+
+def test_the_vectorised_build_gives_bm25s_own_scores() -> None:
+    import random
+
+    import bm25s
+
+    rng = random.Random(7)
+    vocabulary = [f"t{n}" for n in range(300)]
+    corpus = [[rng.choice(vocabulary[: rng.randint(5, 300)]) for _ in range(rng.randint(0, 80))] for _ in range(400)]
+    ours = LexicalIndex.build(corpus)
+    reference = bm25s.BM25(k1=1.2, b=0.75, method="lucene")
+    reference.index(corpus, create_empty_token=False, show_progress=False)
+    for query in (["t1"], ["t3", "t250", "t3"], vocabulary[:40], ["absent"]):
+        ids = [reference.vocab_dict[t] for t in query if t in reference.vocab_dict]
+        expected = reference.get_scores_from_ids(ids) if ids else [0.0] * len(corpus)
+        assert ours.scores(query) == pytest.approx(expected, rel=1e-5, abs=1e-6)

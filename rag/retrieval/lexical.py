@@ -8,6 +8,7 @@ to their chunks.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from pathlib import Path
@@ -18,6 +19,62 @@ import numpy as np
 
 _MANIFEST = "lexical.json"
 _FORMAT = 1
+
+
+class _VectorisedBM25(bm25s.BM25):
+    """bm25s with its index built by whole-array numpy operations.
+
+    bm25s builds the score matrix document by document in Python; an index is
+    rebuilt at every publish (IDF changes with the corpus), and for the
+    word-piece index that loop was most of re-indexing one changed article.
+    The matrix is the same (Lucene BM25, a CSC matrix of documents x terms),
+    which a test checks against bm25s's own build.
+    """
+
+    def build_index_from_tokens(
+        self, corpus_tokens: list[list[str]], show_progress: bool = True, leave_progress: bool = False
+    ) -> tuple[dict[str, Any], dict[str, int]]:
+        if self.method != "lucene":
+            return super().build_index_from_tokens(corpus_tokens, show_progress, leave_progress)
+        flat = list(itertools.chain.from_iterable(corpus_tokens))
+        vocab_dict = {token: i for i, token in enumerate(dict.fromkeys(flat))}
+        ids = np.fromiter(map(vocab_dict.__getitem__, flat), dtype=np.int64, count=len(flat))
+        lengths = np.fromiter(map(len, corpus_tokens), dtype=np.int64, count=len(corpus_tokens))
+        return self._lucene_matrix(ids, lengths, len(vocab_dict)), vocab_dict
+
+    def build_index_from_ids(
+        self,
+        unique_token_ids: list[int],
+        corpus_token_ids: list[list[int]],
+        show_progress: bool = True,
+        leave_progress: bool = False,
+    ) -> dict[str, Any]:
+        if self.method != "lucene":
+            return dict(super().build_index_from_ids(unique_token_ids, corpus_token_ids, show_progress, leave_progress))
+        lengths = np.fromiter(map(len, corpus_token_ids), dtype=np.int64, count=len(corpus_token_ids))
+        flat = np.fromiter(itertools.chain.from_iterable(corpus_token_ids), dtype=np.int64, count=int(lengths.sum()))
+        return self._lucene_matrix(flat, lengths, len(unique_token_ids))
+
+    def _lucene_matrix(self, flat: np.ndarray, lengths: np.ndarray, n_vocab: int) -> dict[str, Any]:
+        """The documents x terms CSC score matrix from every document's term ids, concatenated."""
+        self.nonoccurrence_array = None  # Lucene BM25 has no non-occurrence term
+        n_docs = len(lengths)
+        # One key per (document, term) occurrence; counting equal keys gives term frequencies.
+        keys, tf = np.unique(np.repeat(np.arange(n_docs, dtype=np.int64), lengths) * n_vocab + flat, return_counts=True)
+        docs, terms = keys // n_vocab, keys % n_vocab
+        df = np.bincount(terms, minlength=n_vocab)
+        idf = np.log(1 + (n_docs - df + 0.5) / (df + 0.5)).astype(self.dtype)
+        length_norm = self.k1 * ((1 - self.b) + self.b * lengths[docs] / lengths.mean())
+        scores = idf[terms] * (tf / (length_norm + tf))
+        order = np.lexsort((docs, terms))
+        indptr = np.zeros(n_vocab + 1, dtype=self.int_dtype)
+        np.cumsum(df, out=indptr[1:])
+        return {
+            "data": scores[order].astype(self.dtype),
+            "indices": docs[order].astype(self.int_dtype),
+            "indptr": indptr,
+            "num_docs": n_docs,
+        }
 
 
 class LexicalIndex:
@@ -47,7 +104,7 @@ class LexicalIndex:
         params = {"k1": k1, "b": b, "method": method}
         if not any(token_lists):
             return cls(None, len(token_lists), params)
-        model = bm25s.BM25(k1=k1, b=b, method=method)
+        model = _VectorisedBM25(k1=k1, b=b, method=method)
         # No empty-string token: bm25s adds it to the vocabulary but not to
         # the matrix, so a query containing "" would index past the end.
         model.index(token_lists, create_empty_token=False, show_progress=False)
