@@ -158,8 +158,7 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         with self._autocast():
-            vectors = self._model.encode(texts, self.batch_size)
-        return np.asarray(vectors, dtype=np.float32)
+            return self._model.encode(texts, self.batch_size)
 
     def embed_query(self, text: str) -> Vectors:
         return self.embed_documents([text])[0]

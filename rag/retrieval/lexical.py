@@ -42,19 +42,6 @@ class _VectorisedBM25(bm25s.BM25):
         lengths = np.fromiter(map(len, corpus_tokens), dtype=np.int64, count=len(corpus_tokens))
         return self._lucene_matrix(ids, lengths, len(vocab_dict)), vocab_dict
 
-    def build_index_from_ids(
-        self,
-        unique_token_ids: list[int],
-        corpus_token_ids: list[list[int]],
-        show_progress: bool = True,
-        leave_progress: bool = False,
-    ) -> dict[str, Any]:
-        if self.method != "lucene":
-            return dict(super().build_index_from_ids(unique_token_ids, corpus_token_ids, show_progress, leave_progress))
-        lengths = np.fromiter(map(len, corpus_token_ids), dtype=np.int64, count=len(corpus_token_ids))
-        flat = np.fromiter(itertools.chain.from_iterable(corpus_token_ids), dtype=np.int64, count=int(lengths.sum()))
-        return self._lucene_matrix(flat, lengths, len(unique_token_ids))
-
     def _lucene_matrix(self, flat: np.ndarray, lengths: np.ndarray, n_vocab: int) -> dict[str, Any]:
         """The documents x terms CSC score matrix from every document's term ids, concatenated."""
         self.nonoccurrence_array = None  # Lucene BM25 has no non-occurrence term
