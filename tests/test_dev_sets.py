@@ -53,9 +53,9 @@ def test_piaf_french_retrieval_and_answers(piaf: Settings) -> None:
     table = scores.table()
     assert table["recall@5"] >= 0.87, table
     assert table["mrr@10"] >= 0.75, table
-    assert table["answer_contains"] >= 0.54, table
-    assert table["citation_overlap"] >= 0.50, table
-    assert table["abstained_answerable"] <= 0.06, table
+    assert table["answer_contains"] >= 0.55, table
+    assert table["citation_overlap"] >= 0.51, table
+    assert table["abstained_answerable"] <= 0.05, table
 
 
 def test_xquad_english_hybrid_beats_each_method_alone(xquad: Settings) -> None:

@@ -1,11 +1,18 @@
 """Offline answers without an LLM: the sentences of the passages that best answer.
 
 Each sentence of the retrieved passages is scored by how much of the question
-it covers (terms weighted by their rarity among the candidate sentences), by
-whether it holds the kind of fact the question asks for (a number for
-"combien"/"how many", a year for "quand"/"when", a name for "qui"/"who"),
-and by its passage's rank. The best sentence is the answer, with a second one
-only when it is nearly as good and adds something; each is cited.
+it covers (terms weighted by their rarity among the candidate sentences, and,
+as in retrieval, half by stemmed words and half by 4-letter word pieces, so
+"labo" meets "laboratoire"), by whether it holds the kind of fact the
+question asks for (a number for "combien"/"how many", a year for
+"quand"/"when", a name for "qui"/"who"), and by its passage's rank. The best
+sentence is the answer, with a second one only when it is nearly as good and
+adds something; each is cited, and the sentence holding the fact leads.
+
+A question asking how many or how much is answered only by a sentence that
+states a quantity: when the best one states none, the documents do not hold
+the figure ("Combien vaut l'action Nvidia ?" over articles that name Nvidia
+but never its share price), and the answer abstains.
 """
 
 from __future__ import annotations
@@ -16,13 +23,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from rag.ingest.chunk import sentence_spans
-from rag.retrieval.analysis import analyze, cognate
+from rag.retrieval.analysis import analyze, char_grams, cognate
+from rag.retrieval.hybrid import CHAR_SHARE
 from rag.types import Hit
 
 _NUMBER_WORDS = re.compile(
     r"\b(deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|vingt|trente|quarante|cinquante|soixante|"
     r"cent|cents|mille|million|millions|milliard|milliards|two|three|four|five|six|seven|eight|nine|ten|"
-    r"twelve|twenty|thirty|hundred|thousand|million|billion|dozen|douzaine|dizaine|centaine)s?\b",
+    r"twelve|twenty|thirty|hundred|thousand|million|billion|dozen|douzaine|dizaine|centaine|"
+    r"aucun|aucune|none|zero|zéro|moitié|half|quart|quarter|tiers)s?\b",
     re.IGNORECASE,
 )
 _YEAR = re.compile(
@@ -30,6 +39,17 @@ _YEAR = re.compile(
     r"octobre|novembre|décembre|january|february|march|april|june|july|august|september|"
     r"october|november|december)\b",
     re.IGNORECASE,
+)
+# Digits glued to letters name things ("H20", "A380"), they do not count them.
+_QUANTITY = re.compile(r"(?<![^\W_])\d+")
+# A duration is often told without a figure ("depuis sa fondation", "for decades").
+_DURATION = re.compile(r"\b(combien de temps|depuis combien|pendant combien|how long)\b", re.I)
+# The words that frame what is asked ("depuis combien de temps", "in what year")
+# say which kind of fact answers, not what it is about: they are not matched.
+_FRAME = re.compile(
+    r"\b((depuis|pendant|jusqu['’]à) )?(combien de temps|quand)\b|\b(en|depuis|à|de) quelle (année|date|époque)\b|"
+    r"\bhow long\b|\b(in|since|by) (what|which) (year|date)\b",
+    re.I,
 )
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-ZÀ-Þ][\w’'-]+")
 
@@ -78,7 +98,7 @@ def expected_type(question: str) -> str | None:
 def _has_type(kind: str | None, sentence: str, question: str) -> bool:
     if kind == "number":
         asked = set(re.findall(r"\d+", question))
-        return any(n not in asked for n in re.findall(r"\d+", sentence)) or bool(_NUMBER_WORDS.search(sentence))
+        return any(n not in asked for n in _QUANTITY.findall(sentence)) or bool(_NUMBER_WORDS.search(sentence))
     if kind == "date":
         return bool(_YEAR.search(sentence))
     if kind == "name":
@@ -90,64 +110,89 @@ def _has_type(kind: str | None, sentence: str, question: str) -> bool:
 def rank_sentences(question: str, passages: list[Hit], languages: list[str]) -> list[Candidate]:
     # Across languages exact terms rarely meet; shared Latin roots do (see ``cognate``).
     key = cognate if any(hit.language != languages[0] for hit in passages) else str
-    question_terms = {key(t) for lang in languages for t in analyze(question, lang)}
+    asked = _FRAME.sub(" ", question)
+    question_terms = {key(t) for lang in languages for t in analyze(asked, lang)}
+    question_grams = {g for lang in languages for g in char_grams(asked, lang)}
     kind = expected_type(question)
-    raw: list[tuple[int, int, str, frozenset[str]]] = []
+    raw: list[tuple[int, int, str, _Evidence]] = []
     for number, hit in enumerate(passages, 1):
         text = hit.chunk.text
         for position, (start, end) in enumerate(sentence_spans(text)):
             sentence = text[start:end]
             terms = frozenset(key(t) for lang in languages for t in analyze(sentence, lang))
-            raw.append((number, position, sentence, terms))
+            grams = frozenset(char_grams(sentence, hit.language)) & question_grams
+            raw.append((number, position, sentence, _Evidence(terms, grams)))
     if not raw or not question_terms:
         return []
-    # Rarer question terms decide more: "Alibaba" over "laboratoire".
-    idf = {t: math.log(1 + len(raw) / (1 + sum(t in terms for *_, terms in raw))) for t in question_terms}
-    total = sum(idf.values()) or 1.0
+    words = _Weights(question_terms, [evidence.terms for *_, evidence in raw])
+    pieces = _Weights(question_grams, [evidence.grams for *_, evidence in raw])
     candidates = []
-    previous: frozenset[str] = frozenset()
-    for number, position, sentence, terms in raw:
+    previous = _Evidence(frozenset(), frozenset())
+    for number, position, sentence, evidence in raw:
         if position == 0:
-            previous = frozenset()
+            previous = _Evidence(frozenset(), frozenset())
 
-        def cover(words: frozenset[str]) -> float:
-            return sum(idf[t] for t in question_terms & words) / total
+        def cover(seen: _Evidence) -> float:
+            return (1 - CHAR_SHARE) * words.cover(seen.terms) + CHAR_SHARE * pieces.cover(seen.grams)
 
         # "Environ 30 personnes travaillaient dans ce laboratoire": the subject
         # was named one sentence earlier, so that sentence's words count too, a little less.
-        own, in_context = cover(terms), CONTEXT_WEIGHT * cover(terms | previous)
+        with_context = evidence | previous
+        own, in_context = cover(evidence), CONTEXT_WEIGHT * cover(with_context)
         coverage = max(own, in_context)
-        matched = question_terms & (terms | previous if in_context > own else terms)
+        matched = question_terms & (with_context.terms if in_context > own else evidence.terms)
         has_type = _has_type(kind, sentence, question)
         score = coverage + TYPE_BONUS * has_type * (coverage > 0)
         score += RANK_WEIGHT * (1 - (number - 1) / max(len(passages), 1))
         candidates.append(Candidate(number, position, sentence, score, frozenset(matched), has_type))
-        previous = terms
+        previous = evidence
     return sorted(candidates, key=lambda c: -c.score)
 
 
-def select(candidates: list[Candidate], kind: str | None = None) -> list[Candidate]:
+@dataclass(frozen=True)
+class _Evidence:
+    terms: frozenset[str]
+    grams: frozenset[str]
+
+    def __or__(self, other: _Evidence) -> _Evidence:
+        return _Evidence(self.terms | other.terms, self.grams | other.grams)
+
+
+class _Weights:
+    """Question features weighted by their rarity among the candidate sentences: "Alibaba" over "laboratoire"."""
+
+    def __init__(self, features: set[str], sentences: list[frozenset[str]]) -> None:
+        n = len(sentences)
+        self.idf = {f: math.log(1 + n / (1 + sum(f in seen for seen in sentences))) for f in features}
+        self.total = sum(self.idf.values()) or 1.0
+
+    def cover(self, seen: frozenset[str]) -> float:
+        return sum(weight for feature, weight in self.idf.items() if feature in seen) / self.total
+
+
+def select(candidates: list[Candidate], kind: str | None = None, quantity: bool = False) -> list[Candidate]:
     """The best sentence, completed by the next one when only that one holds the fact asked for.
 
     "Quel chiffre d'affaires ... ?" matches the sentence naming the revenue,
-    while the figure itself often opens the following sentence.
+    while the figure itself often opens the following sentence; that sentence
+    then leads. Nothing when a ``quantity`` is asked and neither states one.
     """
     if not candidates or not candidates[0].terms:
         return []
     best = candidates[0]
-    chosen = [best]
     following = next((c for c in candidates if c.passage == best.passage and c.position == best.position + 1), None)
     if kind and not best.has_type and following and following.has_type:
-        return [best, following]
+        return [following, best]
+    if quantity and not best.has_type:
+        return []
     for other in candidates[1:3]:
         if other.score >= SECOND_SENTENCE * best.score and other.terms - best.terms and other.text != best.text:
-            chosen.append(other)
-            break
-    return (
-        sorted(chosen, key=lambda c: (c.passage, c.position))
-        if len(chosen) > 1 and chosen[0].passage == chosen[1].passage
-        else chosen
-    )
+            return [best, other]
+    return [best]
+
+
+def asks_quantity(question: str) -> bool:
+    return expected_type(question) == "number" and not _DURATION.search(question)
 
 
 class ExtractiveGenerator:
@@ -155,7 +200,8 @@ class ExtractiveGenerator:
 
     def generate(self, question: str, passages: list[Hit], language: str) -> Iterator[str]:
         languages = list(dict.fromkeys([language, *(hit.language for hit in passages if hit.language != "und")]))
-        for candidate in select(rank_sentences(question, passages, languages), expected_type(question)):
+        candidates = rank_sentences(question, passages, languages)
+        for candidate in select(candidates, expected_type(question), asks_quantity(question)):
             yield f"{candidate.text} [{candidate.passage}] "
 
     def rewrite(self, question: str, history: list[tuple[str, str]], language: str) -> str | None:

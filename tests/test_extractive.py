@@ -1,0 +1,73 @@
+"""The offline extractive answer: which sentences it picks, in what order, and when it says nothing."""
+
+from __future__ import annotations
+
+from rag.generators.extractive import ExtractiveGenerator, asks_quantity
+from rag.types import Chunk, Hit
+
+
+def _passages(*texts: str) -> list[Hit]:
+    return [
+        Hit(Chunk(f"doc{n}", 0, len(text), text), score=1.0 / n, source=f"doc{n}.txt", title="", language="fr")
+        for n, text in enumerate(texts, 1)
+    ]
+
+
+def _answer(question: str, *texts: str) -> str:
+    return "".join(ExtractiveGenerator().generate(question, _passages(*texts), "fr"))
+
+
+NVIDIA = (
+    "Le fabricant de puces américain Nvidia a annoncé avoir obtenu une licence pour vendre ses processeurs H20 "
+    "aux entreprises chinoises. Alibaba veut aujourd’hui réorienter ses efforts de recherche vers l’IA."
+)
+
+
+def test_a_question_asking_how_much_is_not_answered_by_a_sentence_stating_no_figure() -> None:
+    # The articles name Nvidia but never its share price; "H20" names a chip, it counts nothing.
+    assert _answer("Combien vaut l’action Nvidia aujourd’hui ?", NVIDIA) == ""
+
+
+def test_a_chip_name_is_not_a_figure() -> None:
+    nvidia = "Nvidia a obtenu une licence pour vendre ses processeurs H20 aux entreprises chinoises."
+    assert _answer("Combien vaut l’action Nvidia ?", nvidia) == ""
+
+
+def test_the_same_passage_answers_a_question_it_does_hold_the_figure_for() -> None:
+    text = NVIDIA + " L’action Nvidia vaut aujourd’hui 180 dollars."
+    assert "180 dollars" in _answer("Combien vaut l’action Nvidia aujourd’hui ?", text)
+
+
+def test_a_duration_may_be_told_without_a_figure() -> None:
+    assert not asks_quantity("Depuis combien de temps le laboratoire existait-il ?")
+    assert asks_quantity("Combien de personnes travaillaient dans le laboratoire ?")
+    assert asks_quantity("How many papers did the team publish?")
+
+
+def test_the_sentence_holding_the_figure_leads_the_answer() -> None:
+    text = (
+        "AWS a publié en mai ses résultats trimestriels et son chiffre d’affaires a déçu. "
+        "Malgré une hausse de 17 %, il atteint 29,3 milliards de dollars."
+    )
+    answer = _answer("Quel chiffre d’affaires AWS a-t-il réalisé ?", text)
+    assert answer.startswith("Malgré une hausse de 17 %"), answer
+    assert "chiffre d’affaires a déçu" in answer
+
+
+def test_word_pieces_match_a_shortened_word() -> None:
+    # "labo" and "laboratoire" share no stem; their 4-letter pieces do.
+    answer = _answer(
+        "Combien de personnes travaillaient au labo ?",
+        "Environ 40 personnes travaillaient dans cette usine. Environ 30 personnes travaillaient dans ce laboratoire.",
+    )
+    assert answer.startswith("Environ 30 personnes"), answer
+
+
+def test_the_words_that_frame_the_question_are_not_matched() -> None:
+    # "Depuis" in "depuis combien de temps" asks for a duration; a sentence opening with "Depuis" is not the answer.
+    answer = _answer(
+        "Le laboratoire existait depuis combien de temps ?",
+        "Depuis 2019, les négociations ont repris à Genève.",
+        "Le laboratoire avait été fondé il y a sept ans.",
+    )
+    assert answer.startswith("Le laboratoire avait été fondé il y a sept ans"), answer
