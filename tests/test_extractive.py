@@ -71,3 +71,11 @@ def test_the_words_that_frame_the_question_are_not_matched() -> None:
         "Le laboratoire avait été fondé il y a sept ans.",
     )
     assert answer.startswith("Le laboratoire avait été fondé il y a sept ans"), answer
+
+
+def test_a_how_long_question_is_answered_by_a_time_span() -> None:
+    answer = _answer(
+        "Depuis combien de temps le laboratoire fonctionne-t-il ?",
+        "Le laboratoire comptait 30 chercheurs. Le laboratoire a ouvert il y a sept ans.",
+    )
+    assert answer.startswith("Le laboratoire a ouvert il y a sept ans"), answer

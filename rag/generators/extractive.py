@@ -4,10 +4,12 @@ Each sentence of the retrieved passages is scored by how much of the question
 it covers (terms weighted by their rarity among the candidate sentences, and,
 as in retrieval, half by stemmed words and half by 4-letter word pieces, so
 "labo" meets "laboratoire"), by whether it holds the kind of fact the
-question asks for (a number for "combien"/"how many", a year for
-"quand"/"when", a name for "qui"/"who"), and by its passage's rank. The best
-sentence is the answer, with a second one only when it is nearly as good and
-adds something; each is cited, and the sentence holding the fact leads.
+question asks for (a number for "combien"/"how many", a time span for
+"combien de temps"/"how long", a year for "quand"/"when", a name for
+"qui"/"who"), and by its passage's rank. The best sentence is the answer,
+with a second one only when it is nearly as good and adds something; each is
+cited. When the best sentence lacks the fact and the next one holds it, that
+one leads and the best follows as its context.
 
 A question asking how many or how much is answered only by a sentence that
 states a quantity: when the best one states none, the documents do not hold
@@ -27,12 +29,13 @@ from rag.retrieval.analysis import analyze, char_grams, cognate
 from rag.retrieval.hybrid import CHAR_SHARE
 from rag.types import Hit
 
-_NUMBER_WORDS = re.compile(
-    r"\b(deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|vingt|trente|quarante|cinquante|soixante|"
+_COUNTS = (
+    r"deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|vingt|trente|quarante|cinquante|soixante|"
     r"cent|cents|mille|million|millions|milliard|milliards|two|three|four|five|six|seven|eight|nine|ten|"
-    r"twelve|twenty|thirty|hundred|thousand|million|billion|dozen|douzaine|dizaine|centaine|"
-    r"aucun|aucune|none|zero|zéro|moitié|half|quart|quarter|tiers)s?\b",
-    re.IGNORECASE,
+    r"twelve|twenty|thirty|hundred|thousand|million|billion|dozen|douzaine|dizaine|centaine"
+)
+_NUMBER_WORDS = re.compile(
+    rf"\b({_COUNTS}|aucun|aucune|none|zero|zéro|moitié|half|quart|quarter|tiers)s?\b", re.IGNORECASE
 )
 _YEAR = re.compile(
     r"\b(1[0-9]{3}|20[0-9]{2})\b|\b(janvier|février|mars|avril|mai|juin|juillet|août|septembre|"
@@ -42,8 +45,11 @@ _YEAR = re.compile(
 )
 # Digits glued to letters name things ("H20", "A380"), they do not count them.
 _QUANTITY = re.compile(r"(?<![^\W_])\d+")
-# A duration is often told without a figure ("depuis sa fondation", "for decades").
-_DURATION = re.compile(r"\b(combien de temps|depuis combien|pendant combien|how long)\b", re.I)
+_TIME_SPAN = re.compile(
+    rf"\b(\d+|{_COUNTS}|un|une|a|an|quelques|plusieurs|several|few) (ans?|années?|mois|semaines?|jours?|heures?|"
+    r"siècles?|décennies?|years?|months?|weeks?|days?|hours?|centuries|century|decades?)\b",
+    re.I,
+)
 # The words that frame what is asked ("depuis combien de temps", "in what year")
 # say which kind of fact answers, not what it is about: they are not matched.
 _FRAME = re.compile(
@@ -55,12 +61,13 @@ _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-ZÀ-Þ][\w’'-]+")
 
 # What kind of fact a question asks for, from its interrogative words.
 _ASKS = (
+    ("duration", re.compile(r"\b(combien de temps|depuis combien|pendant combien|how long)\b", re.I)),
     (
         "number",
         re.compile(
             r"\b(combien|quel(le)?s? (est|sont|était|étaient|a été) (le|la|les) (nombre|montant|taux|pourcentage|"
             r"prix|population|chiffre)|quel(le)?s? (nombre|montant|taux|pourcentage|chiffre|somme|part|proportion)|"
-            r"how (many|much|long)|what (percentage|number|amount|share))\b",
+            r"how (many|much)|what (percentage|number|amount|share))\b",
             re.I,
         ),
     ),
@@ -101,6 +108,9 @@ def _has_type(kind: str | None, sentence: str, question: str) -> bool:
         return any(n not in asked for n in _QUANTITY.findall(sentence)) or bool(_NUMBER_WORDS.search(sentence))
     if kind == "date":
         return bool(_YEAR.search(sentence))
+    if kind == "duration":
+        # "il y a sept ans", "pendant trois mois", or since when: "depuis 2017".
+        return bool(_TIME_SPAN.search(sentence) or _YEAR.search(sentence))
     if kind == "name":
         lowered = question.lower()
         return any(name.lower() not in lowered for name in _NAME.findall(sentence))
@@ -192,7 +202,7 @@ def select(candidates: list[Candidate], kind: str | None = None, quantity: bool 
 
 
 def asks_quantity(question: str) -> bool:
-    return expected_type(question) == "number" and not _DURATION.search(question)
+    return expected_type(question) == "number"
 
 
 class ExtractiveGenerator:
