@@ -29,6 +29,11 @@ def _ratio(value: float) -> str:
     return f"{value:.2f}" if value >= 0.1 or value == 0 else f"{value:.1g}"
 
 
+def _side_by_side(name: str, sides: dict[str, Any], key: str, better: str, digits: int = 1, note: str = "") -> Row:
+    """The row for a figure both pipelines record under the same key (``sides["ours"]``, ``sides["langchain"]``)."""
+    return Row(name, sides["ours"][key], sides["langchain"][key], better, digits, note)
+
+
 def quality_rows(quality: dict[str, Any]) -> list[Row]:
     rows = []
     for name, data in quality.items():
@@ -41,67 +46,25 @@ def quality_rows(quality: dict[str, Any]) -> list[Row]:
 
 
 def indexing_rows(indexing: dict[str, Any]) -> list[Row]:
-    ours, theirs, n = indexing["ours"], indexing["langchain"], indexing["articles"]
-    cov = indexing["coverage"]
+    n, cov = indexing["articles"], indexing["coverage"]
     rows = [
-        Row(f"index {n} articles: wall time (s)", ours["seconds"], theirs["seconds"], LOWER),
-        Row("chunks per second", ours["chunks_per_second"], theirs["chunks_per_second"], HIGHER),
-        Row("articles per second", ours["articles_per_second"], theirs["articles_per_second"], HIGHER, 2),
-        Row("chunks", ours["chunks"], theirs["chunks"], INFO, 0, "ours: smaller, window-sized chunks"),
-        Row("peak RSS of the indexing process (MiB)", ours["peak_rss_mib"], theirs["peak_rss_mib"], LOWER, 0),
-        Row(
-            "share of article text embedded (mean)",
-            cov["ours"]["share_mean"],
-            cov["langchain"]["share_mean"],
-            HIGHER,
-            3,
-        ),
-        Row(
-            "share of article text embedded (worst article)",
-            cov["ours"]["share_min"],
-            cov["langchain"]["share_min"],
-            HIGHER,
-            3,
-        ),
-        Row(
-            "articles embedded in full",
-            cov["ours"]["articles_fully_read"],
-            cov["langchain"]["articles_fully_read"],
-            HIGHER,
-            3,
-        ),
-        Row(
-            "chunks cut by the 256-wordpiece window",
-            cov["ours"]["chunks_truncated"],
-            cov["langchain"]["chunks_truncated"],
-            LOWER,
-            3,
-        ),
+        _side_by_side(f"index {n} articles: wall time (s)", indexing, "seconds", LOWER),
+        _side_by_side("chunks per second", indexing, "chunks_per_second", HIGHER),
+        _side_by_side("articles per second", indexing, "articles_per_second", HIGHER, 2),
+        _side_by_side("chunks", indexing, "chunks", INFO, 0, "ours: smaller, window-sized chunks"),
+        _side_by_side("peak RSS of the indexing process (MiB)", indexing, "peak_rss_mib", LOWER, 0),
+        _side_by_side("share of article text embedded (mean)", cov, "share_mean", HIGHER, 3),
+        _side_by_side("share of article text embedded (worst article)", cov, "share_min", HIGHER, 3),
+        _side_by_side("articles embedded in full", cov, "articles_fully_read", HIGHER, 3),
+        _side_by_side("chunks cut by the 256-wordpiece window", cov, "chunks_truncated", LOWER, 3),
     ]
     for step, data in indexing["reindex"].items():
         if "langchain" not in data:
             continue
         derived = " (LangChain: full rebuild, time of the build above)" if data["langchain"].get("derived") else ""
         label = step.replace("_", " ")
-        rows.append(
-            Row(
-                f"re-index, {label}: wall time (s)",
-                data["ours"]["seconds"],
-                data["langchain"]["seconds"],
-                LOWER,
-                1,
-                derived.strip(),
-            )
-        )
-        rows.append(
-            Row(
-                f"re-index, {label}: chunks embedded",
-                data["ours"]["chunks_embedded"],
-                data["langchain"]["chunks_embedded"],
-                LOWER,
-                0,
-            )
-        )
+        rows.append(_side_by_side(f"re-index, {label}: wall time (s)", data, "seconds", LOWER, 1, derived.strip()))
+        rows.append(_side_by_side(f"re-index, {label}: chunks embedded", data, "chunks_embedded", LOWER, 0))
     return rows
 
 
@@ -131,14 +94,7 @@ def coldstart_rows(cold: dict[str, Any]) -> list[Row]:
         if data["ours"]["abstained"]:
             note += "; ours abstained"
         rows.append(
-            Row(
-                f"fresh process to first answer, {language} question (s)",
-                data["ours"]["seconds"],
-                data["langchain"]["seconds"],
-                LOWER,
-                2,
-                note,
-            )
+            _side_by_side(f"fresh process to first answer, {language} question (s)", data, "seconds", LOWER, 2, note)
         )
     return rows
 

@@ -41,14 +41,12 @@ from rag.store import index as index_module
 from rag.store.index import Index
 from rag.store.manifest import Manifest
 from rag.store.versions import CURRENT, IndexWriteError, current_version
+from tests.helpers import FAKE_ENV, ROOT, index_seeds, run_captured, run_cli
 
-ROOT = Path(__file__).resolve().parent.parent
-SEEDS = ROOT / "seeds"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 ALIBABA = "Combien de personnes travaillaient dans le laboratoire quantique d’Alibaba ?"
 FILES = 40
 KILL_RUNS = 32
-ENV = {**os.environ, "RAG_EMBEDDING_BACKEND": "fake", "PYTHONPATH": str(ROOT)}
 
 
 @dataclass(frozen=True)
@@ -125,7 +123,7 @@ def switch_corpus(folder: Path, variant: str) -> None:
 def start_index(folder: Path, index_dir: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "rag.cli", "index", str(folder), "--index", str(index_dir), "--json"],
-        env=ENV,
+        env=FAKE_ENV,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -269,11 +267,7 @@ NATIVE_ERRORS = [
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, State]:
     """(articles folder, index of it, its state), built once; tests work on copies of the index."""
-    root = tmp_path_factory.mktemp("write-failures")
-    corpus = root / "articles"
-    shutil.copytree(SEEDS, corpus, ignore=shutil.ignore_patterns("*.jsonl", "*.md"))
-    settings = Settings(index_dir=root / "index", embedding_backend="fake")
-    index_paths([corpus], settings, HashingEmbedder())
+    corpus, settings = index_seeds(tmp_path_factory.mktemp("write-failures"))
     return corpus, settings.index_dir, read_state(settings.index_dir)
 
 
@@ -384,17 +378,19 @@ def mounts() -> None:
         pytest.skip(f"real full/read-only filesystems need mount rights: {reason}")
 
 
-def run_in_namespace(script: str, out: Path) -> dict[str, Any]:
-    """Run ``script`` (sh) in a private mount namespace: its mounts vanish with it."""
-    done = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "sh", "-ec", script],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=ENV,
-        cwd=ROOT,
-        check=False,
-    )
+def run_in_namespace(setup: str, source: Path, index_dir: Path, out: Path) -> dict[str, Any]:
+    """``setup`` (sh), then ``rag index SOURCE`` into ``index_dir``, in a private mount namespace: its mounts
+    vanish with it. The run's exit code and stderr, and what a fresh process then finds in the index."""
+    python = sys.executable
+    script = f"""
+        {setup}
+        set +e
+        '{python}' -m rag.cli index '{source}' --index '{index_dir}' > '{out}/index.out' 2> '{out}/index.err'
+        echo $? > '{out}/index.rc'
+        set -e
+        '{python}' -c '{CHECKER}' '{index_dir}' '{ALIBABA}' > '{out}/state.json'
+    """
+    done = run_captured(["unshare", "--mount", "--propagation", "private", "sh", "-ec", script], timeout=180)
     assert done.returncode == 0, done.stderr
     return {
         "rc": int((out / "index.rc").read_text()),
@@ -435,19 +431,13 @@ def test_real_full_disk(
     corpus, out, mount = _big_corpus(seeded, tmp_path), tmp_path / "out", tmp_path / "disk"
     out.mkdir()
     mount.mkdir()
-    python = sys.executable
-    script = f"""
+    setup = f"""
         mount -t tmpfs -o size=16m tmpfs '{mount}'
         cp -a '{seeded[1]}' '{mount}/index'
         used=$(df --output=used -B1 '{mount}' | tail -n 1)
         mount -o remount,size=$((used + {free_kib} * 1024)) '{mount}'
-        set +e
-        '{python}' -m rag.cli index '{corpus}' --index '{mount}/index' > '{out}/index.out' 2> '{out}/index.err'
-        echo $? > '{out}/index.rc'
-        set -e
-        '{python}' -c '{CHECKER}' '{mount}/index' '{ALIBABA}' > '{out}/state.json'
     """
-    result = run_in_namespace(script, out)
+    result = run_in_namespace(setup, corpus, mount / "index", out)
     assert result["rc"] == 2
     assert "Traceback" not in result["stderr"]
     (error,) = [line for line in result["stderr"].splitlines() if line.startswith("error:")]  # besides progress bars
@@ -466,17 +456,11 @@ def test_real_read_only_filesystem(mounts: None, seeded: tuple[Path, Path, State
     new = tmp_path / "incoming" / "new.md"
     new.parent.mkdir()
     new.write_text("# Brest\n\nLe port de Brest a accueilli 4 200 escales.\n", encoding="utf-8")
-    python = sys.executable
-    script = f"""
+    setup = f"""
         mount --bind '{index_dir}' '{index_dir}'
         mount -o remount,ro,bind '{index_dir}'
-        set +e
-        '{python}' -m rag.cli index '{new}' --index '{index_dir}' > '{out}/index.out' 2> '{out}/index.err'
-        echo $? > '{out}/index.rc'
-        set -e
-        '{python}' -c '{CHECKER}' '{index_dir}' '{ALIBABA}' > '{out}/state.json'
     """
-    result = run_in_namespace(script, out)
+    result = run_in_namespace(setup, new, index_dir, out)
     assert result["rc"] == 2
     error = result["stderr"].strip()
     assert error == f"error: Cannot write to the index folder {index_dir}: Read-only file system."
@@ -512,24 +496,8 @@ def test_chmod_read_only_index_folder(seeded: tuple[Path, Path, State], tmp_path
     (index_dir / ".lock").chmod(0o644 if lock_writable else 0o444)
     index_dir.chmod(0o555)
     try:
-        done = subprocess.run(
-            [*prefix, sys.executable, "-m", "rag.cli", "index", str(new), "--index", str(index_dir)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=ENV,
-            cwd=ROOT,
-            check=False,
-        )
-        asked = subprocess.run(
-            [*prefix, sys.executable, "-m", "rag.cli", "ask", ALIBABA, "--index", str(index_dir)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=ENV,
-            cwd=ROOT,
-            check=False,
-        )
+        done = run_cli("index", str(new), "--index", str(index_dir), prefix=prefix)
+        asked = run_cli("ask", ALIBABA, "--index", str(index_dir), prefix=prefix)
     finally:
         index_dir.chmod(0o755)
     assert done.returncode == 2

@@ -33,9 +33,8 @@ from rag.settings import Settings
 from rag.store.index import Index
 from rag.store.manifest import MANIFEST, IndexCorruptError, file_sha256
 from rag.store.versions import current_version
+from tests.helpers import ROOT, index_seeds, run_cli
 
-ROOT = Path(__file__).resolve().parent.parent
-SEEDS = ROOT / "seeds"
 ALIBABA = "Combien de personnes travaillaient dans le laboratoire quantique d’Alibaba ?"
 BREST = "Combien d'escales de navires le port de Brest a-t-il accueillies en 2022 ?"
 DATA_FILES = [
@@ -61,17 +60,12 @@ DATA_FILES = [
     "lexical-documents/lexical.json",
     "lexical-documents/rows.json",
 ]
-ENV = {**os.environ, "RAG_EMBEDDING_BACKEND": "fake", "PYTHONPATH": str(ROOT)}
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An index with two versions: v1 the seeds, v2 the seeds and a note on Brest."""
-    root = tmp_path_factory.mktemp("tampering")
-    corpus = root / "articles"
-    shutil.copytree(SEEDS, corpus, ignore=shutil.ignore_patterns("*.jsonl", "*.md"))
-    settings = Settings(index_dir=root / "index", embedding_backend="fake")
-    index_paths([corpus], settings, HashingEmbedder())
+    corpus, settings = index_seeds(tmp_path_factory.mktemp("tampering"))
     (corpus / "brest.md").write_text("# Brest\n\nLe port de Brest a accueilli 4 200 escales de navires en 2022.\n")
     index_paths([corpus], settings, HashingEmbedder())
     assert sorted(p.name for p in settings.index_dir.glob("v*")) == ["v000001", "v000002"]
@@ -132,15 +126,7 @@ def test_flipped_byte_without_a_previous_version_says_to_reindex(settings: Setti
 def test_damaged_index_is_one_line_in_the_cli_and_reindexing_repairs_it(settings: Settings, tmp_path: Path) -> None:
     shutil.rmtree(settings.index_dir / "v000001")
     flip_byte(settings.index_dir / "v000002" / "vectors.faiss")
-    done = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "ask", ALIBABA, "--index", str(settings.index_dir)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-        env=ENV,
-        check=False,
-    )
+    done = run_cli("ask", ALIBABA, "--index", str(settings.index_dir))
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.count("\n") == 1 and "does not match the index manifest's checksum" in done.stderr
     assert "run `rag index` on your files again" in done.stderr
@@ -224,15 +210,7 @@ def test_planted_pickles_are_never_opened(settings: Settings, tmp_path: Path) ->
     )
     index_paths([tmp_path / "more"], settings, HashingEmbedder())
     for command in (["ask", ALIBABA], ["sources"]):
-        done = subprocess.run(
-            [sys.executable, "-m", "rag.cli", *command, "--index", str(settings.index_dir)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            cwd=ROOT,
-            env=ENV,
-            check=False,
-        )
+        done = run_cli(*command, "--index", str(settings.index_dir))
         assert done.returncode == 0, done.stderr
     assert not marker.exists(), "a planted pickle was unpickled"
     if _atime_works(tmp_path):
