@@ -8,8 +8,8 @@ question asks for (a number for "combien"/"how many", a time span for
 "combien de temps"/"how long", a year for "quand"/"when", a name for
 "qui"/"who"), and by its passage's rank. The best sentence is the answer,
 with a second one only when it is nearly as good and adds something; each is
-cited. When the best sentence lacks the fact and the next one holds it, that
-one leads and the best follows as its context.
+cited. When the best sentence lacks the fact and the next (or previous) one
+holds it, that one leads and the best follows as its context.
 
 A question asking how many or how much is answered only by a sentence that
 states a quantity: when the best one states none, the documents do not hold
@@ -181,18 +181,23 @@ class _Weights:
 
 
 def select(candidates: list[Candidate], kind: str | None = None, quantity: bool = False) -> list[Candidate]:
-    """The best sentence, completed by the next one when only that one holds the fact asked for.
+    """The best sentence, completed by a neighbour when only that one holds the fact asked for.
 
     "Quel chiffre d'affaires ... ?" matches the sentence naming the revenue,
-    while the figure itself often opens the following sentence; that sentence
-    then leads. Nothing when a ``quantity`` is asked and neither states one.
+    while the figure itself often opens the following sentence; "He also
+    describes ..." matches a "who" question whose name is in the sentence
+    before. The neighbour then leads. Nothing when a ``quantity`` is asked
+    and none of them states one.
     """
     if not candidates or not candidates[0].terms:
         return []
     best = candidates[0]
-    following = next((c for c in candidates if c.passage == best.passage and c.position == best.position + 1), None)
-    if kind and not best.has_type and following and following.has_type:
-        return [following, best]
+    if kind and not best.has_type:
+        # The next sentence first (it often opens with the figure), then the one before ("He ..." names no one).
+        for position in (best.position + 1, best.position - 1):
+            adjacent = next((c for c in candidates if c.passage == best.passage and c.position == position), None)
+            if adjacent and adjacent.has_type:
+                return [adjacent, best]
     if quantity and not best.has_type:
         return []
     for other in candidates[1:3]:
