@@ -1,12 +1,15 @@
 """Resolve a follow-up question against the chat history before retrieval.
 
 With an LLM the generator rewrites the question. Without one, this heuristic:
-a question that leans on the previous turn (it opens with "et"/"and", uses a
-pronoun such as "y", "il", "it", "they", or has fewer than three content
-words) gets the content words of the previous question that it lacks
-appended. "Et combien de personnes y travaillaient ?" after "Quel laboratoire
-Alibaba a-t-il fermé ?" becomes "Et combien de personnes y travaillaient ?
-laboratoire Alibaba fermé".
+a question leans on the previous turn when it opens with "et"/"and", or when
+it refers to something it does not name (a pronoun such as "y", "il", "it",
+"they", or at most one content word) and names nothing of its own (no
+capitalised name, no word rare in the language). It then gets the content words of the
+previous question that it lacks appended. "Et combien de personnes y
+travaillaient ?" after "Quel laboratoire Alibaba a-t-il fermé ?" becomes
+"Et combien de personnes y travaillaient ? laboratoire Alibaba fermé", while
+"Qui dirige Alibaba ?" stands on its own whatever was asked before: carrying
+the last topic into a question that names its own would answer the wrong one.
 """
 
 from __future__ import annotations
@@ -14,19 +17,37 @@ from __future__ import annotations
 import re
 
 from rag.retrieval.analysis import analyze
+from rag.retrieval.salience import zipf
 
-_LEANING = re.compile(
-    # A hyphen-joined pronoun is inversion ("a-t-il", "est-elle"), not a reference.
-    r"^\s*(et|mais|and|but|so|also)\b|(?<!-)\b(y|il|elle|ils|elles|celui|celle|ceux|ce|cette|ces|leur|leurs|lui|"
-    r"it|its|they|them|their|he|she|his|her|this|that|those|these|there)\b",
+_OPENS_ON_PREVIOUS = re.compile(r"^\s*(et|mais|and|but|so|also|what about)\b", re.IGNORECASE)
+# Possessives ("its", "son") and "this"/"that" mostly point inside the question
+# itself ("Why is Amazon closing its lab?", "the firm that ..."), as does "ce" in
+# "ce que"/"ce qui"; a hyphen-joined pronoun is inversion ("a-t-il"), not a reference.
+_REFERS = re.compile(
+    r"(?<![-'’])\b(y|il|elle|ils|elles|celui|celle|ceux|cette|ces|lui|it|they|them|he|she|him|those|these|there)\b"
+    r"|(?<![-'’])\bce\s+(?!qu|dont)\w",
     re.IGNORECASE,
 )
+# A capitalised word after the first one: "Alibaba", "France", "WAIC".
+_NAME = re.compile(r"(?<=\s)[A-ZÀ-Þ][\w’'-]*")
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
-MIN_CONTENT_WORDS = 3
+MIN_CONTENT_WORDS = 2
+#: Below this zipf frequency a word is a name typed in lower case ("alibaba") or a
+#: rare term; inflected everyday words ("travaillaient": 3.6) stay above.
+RARE_ZIPF = 3.0
+
+
+def names_its_topic(question: str, language: str) -> bool:
+    """Whether the question names something itself: a capitalised name or a rare word."""
+    words = [w for w in _WORD.findall(question) if len(w) > 2 and not w.isdigit()]
+    return bool(_NAME.search(question)) or any(zipf(w.lower(), language) < RARE_ZIPF for w in words)
 
 
 def needs_context(question: str, language: str) -> bool:
-    return bool(_LEANING.search(question)) or len(analyze(question, language)) < MIN_CONTENT_WORDS
+    if _OPENS_ON_PREVIOUS.search(question):
+        return True
+    incomplete = bool(_REFERS.search(question)) or len(analyze(question, language)) < MIN_CONTENT_WORDS
+    return incomplete and not names_its_topic(question, language)
 
 
 def rewrite_followup(question: str, history: list[tuple[str, str]], language: str) -> str | None:

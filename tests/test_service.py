@@ -82,6 +82,13 @@ def test_followup_is_rewritten_from_history(settings: Settings) -> None:
     assert "30" in answer.text
 
 
+def test_a_question_naming_its_own_topic_is_not_mixed_with_the_previous_one(settings: Settings) -> None:
+    history = [("Quel laboratoire Alibaba a-t-il fermé ?", "Son laboratoire de calcul quantique [1].")]
+    answer = assistant(settings).ask("Pourquoi Amazon ferme-t-il son laboratoire de Shanghai ?", history)
+    assert answer.rewritten_question is None
+    assert "Alibaba" not in answer.text
+
+
 def test_llm_answer_streams_tokens_and_keeps_good_citations(settings: Settings, llm_server: FakeLLMServer) -> None:
     llm_server.script = "Environ 30 personnes travaillaient dans ce laboratoire [1]."
     service = assistant(settings, OpenAICompatibleGenerator(llm_server.url, "test-model", timeout=5))
