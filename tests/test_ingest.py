@@ -264,7 +264,8 @@ def test_html_without_text_is_skipped(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "title", "date"),
     [
-        ("# My *notes*\n\nBody.", "My *notes*", None),
+        ("# My *notes*\n\nBody.", "My notes", None),
+        ("# Le phare de Kerbrat\ndate 2024-05\n\nTexte.", "Le phare de Kerbrat", "2024-05"),
         ("---\ntitle: Front matter\ndate: 2021-02\n---\n# Heading\n", "Front matter", None),
         ("Titre\nPublié le 5 novembre 2023 à 10h\n\nTexte.", "Titre", "2023-11-05"),
         ("Title\nPublished on March 7, 2024\n\nText.", "Title", "2024-03-07"),
@@ -278,6 +279,19 @@ def test_text_title_and_date(tmp_path: Path, content: str, title: str, date: str
     doc = load(write(tmp_path, "note.md", content.encode()))
     assert doc.title == title
     assert doc.date == (date or ("2021-02" if "date: 2021-02" in content else None))
+
+
+def test_markdown_is_read_without_its_markup(tmp_path: Path) -> None:
+    source = (
+        "---\nauthor: A\n---\n# Le phare de Kerbrat\n\nIl mesure **42 mètres** et fut bâti par *Louis Morvan*.\n\n"
+        "> Voir [le site](https://example.org) et ![la photo](p.png).\n\n---\n\n"
+        "```\nsnake_case = `code`\n```\n\nLe fichier `config_file.toml` reste tel quel, 2 * 3 aussi.\n"
+    )
+    text = load(write(tmp_path, "phare.md", source.encode())).text
+    assert text.startswith("Le phare de Kerbrat\n\nIl mesure 42 mètres et fut bâti par Louis Morvan.")
+    assert "Voir le site et la photo." in text
+    assert "config_file.toml" in text and "2 * 3" in text and "snake_case" in text
+    assert not any(mark in text for mark in ("#", "**", "](", "```", "> ", "author:"))
 
 
 def test_long_first_line_is_cut_at_sentence_end(tmp_path: Path) -> None:

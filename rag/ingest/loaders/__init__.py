@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from rag.ingest.loaders.base import LoadedText, Loader
 from rag.ingest.loaders.html import load_html
+from rag.ingest.loaders.markdown import load_markdown
 from rag.ingest.loaders.pdf import load_pdf
-from rag.ingest.loaders.text import load_markdown, load_text
+from rag.ingest.loaders.text import load_text
 
 LOADERS: dict[str, Loader] = {
     ".txt": load_text,

@@ -1,4 +1,4 @@
-"""Plain text and Markdown: the text is the file, title and date come from the top."""
+"""Plain text: the text is the file, title and date come from the top."""
 
 from __future__ import annotations
 
@@ -14,8 +14,6 @@ from rag.settings import Settings
 _TITLE_CHARS = 100
 # Scraped seeds open with "date 2023-11 <first paragraph>" on one line.
 _MARKER = re.compile(r"\A\s*date\s*:?\s*(\d{4}-\d{2}(?:-\d{2})?)\b[ \t]*", re.IGNORECASE)
-_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
-_FRONT_TITLE = re.compile(r"^title\s*:\s*[\"']?(.+?)[\"']?\s*$", re.MULTILINE | re.IGNORECASE)
 
 _MONTHS = {
     "janvier": 1, "février": 2, "fevrier": 2, "mars": 3, "avril": 4, "mai": 5, "juin": 6,
@@ -29,6 +27,8 @@ _LEAD = r"(?:publié|publiée|mis à jour|modifié|published|updated|posted)\s*(
 # Only explicit statements count: a date inside a photo caption is not the document's.
 _DATE_FORMS = (
     re.compile(r"\bdate\s*:\s*(?P<iso>\d{4}-\d{2}(?:-\d{2})?)\b", re.IGNORECASE),
+    # A line of its own: "date 2024-05" under a heading.
+    re.compile(r"^\s*date\s+(?P<iso>\d{4}-\d{2}(?:-\d{2})?)\s*$", re.IGNORECASE),
     re.compile(_LEAD + r"(?P<day>\d{1,2})(?:er)?\s+" + _MONTH + r"\s+(?P<year>\d{4})\b", re.IGNORECASE),
     re.compile(_LEAD + _MONTH + r"\s+(?P<day>\d{1,2}),?\s+(?P<year>\d{4})\b", re.IGNORECASE),
     re.compile(_LEAD + r"(?P<day>\d{1,2})/(?P<mnum>\d{1,2})/(?P<year>\d{4})\b", re.IGNORECASE),
@@ -39,40 +39,17 @@ _OPENING_LINE_CHARS = 200
 
 
 def load_text(path: Path, data: bytes, settings: Settings) -> LoadedText:
-    return _load(data, markdown=False)
-
-
-def load_markdown(path: Path, data: bytes, settings: Settings) -> LoadedText:
-    return _load(data, markdown=True)
-
-
-def _load(data: bytes, markdown: bool) -> LoadedText:
     text = decode_text(data)
     if not text.strip():
         raise SkipFile("empty file (only whitespace)")
-    return LoadedText(
-        text=text,
-        title=title_from_text(text, markdown),
-        date=date_from_text(text),
-        format="md" if markdown else "txt",
-    )
+    return LoadedText(text=text, title=title_from_text(text), date=date_from_text(text), format="txt")
 
 
-def title_from_text(text: str, markdown: bool = False) -> str:
+def title_from_text(text: str) -> str:
     """The first non-empty line, without a leading date marker, cut to a title's length."""
     marker = _MARKER.match(text)
     body = text[marker.end() :] if marker else text
-    if markdown and (front := _FRONT_MATTER.match(body)):
-        if named := _FRONT_TITLE.search(front.group(1)):
-            return shorten_title(named.group(1))
-        body = body[front.end() :]
-    for line in body.splitlines():
-        line = line.strip()
-        if markdown:
-            line = line.lstrip("#").strip()
-        if line:
-            return shorten_title(line)
-    return ""
+    return next((shorten_title(line) for line in body.splitlines() if line.strip()), "")
 
 
 def shorten_title(line: str) -> str:
