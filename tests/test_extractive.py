@@ -79,3 +79,12 @@ def test_a_how_long_question_is_answered_by_a_time_span() -> None:
         "Le laboratoire comptait 30 chercheurs. Le laboratoire a ouvert il y a sept ans.",
     )
     assert answer.startswith("Le laboratoire a ouvert il y a sept ans"), answer
+
+
+def test_a_title_is_not_an_answer_but_lends_its_words_to_the_next_sentence() -> None:
+    text = "Le phare de Kerbrat\n\nIl a été construit en 1887 par l’ingénieur Louis Morvan."
+    hit = Hit(
+        Chunk("doc", 0, len(text), text), score=1.0, source="phare.md", title="Le phare de Kerbrat", language="fr"
+    )
+    answer = "".join(ExtractiveGenerator().generate("Que sait-on du phare de Kerbrat ?", [hit], "fr"))
+    assert answer.startswith("Il a été construit en 1887 par l’ingénieur Louis Morvan."), answer

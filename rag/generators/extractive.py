@@ -154,9 +154,15 @@ def rank_sentences(question: str, passages: list[Hit], languages: list[str]) -> 
         has_type = _has_type(kind, sentence, question)
         score = coverage + TYPE_BONUS * has_type * (coverage > 0)
         score += RANK_WEIGHT * (1 - (number - 1) / max(len(passages), 1))
-        candidates.append(Candidate(number, position, sentence, score, frozenset(matched), has_type))
+        # A title names the topic, it states no fact: it only lends its words to the next sentence.
+        if not _is_title(sentence, position, passages[number - 1]):
+            candidates.append(Candidate(number, position, sentence, score, frozenset(matched), has_type))
         previous = evidence
     return sorted(candidates, key=lambda c: -c.score)
+
+
+def _is_title(sentence: str, position: int, hit: Hit) -> bool:
+    return position == 0 and hit.chunk.start == 0 and sentence.strip() == hit.title.strip()
 
 
 @dataclass(frozen=True)
