@@ -88,3 +88,13 @@ def test_a_title_is_not_an_answer_but_lends_its_words_to_the_next_sentence() -> 
     )
     answer = "".join(ExtractiveGenerator().generate("Que sait-on du phare de Kerbrat ?", [hit], "fr"))
     assert answer.startswith("Il a été construit en 1887 par l’ingénieur Louis Morvan."), answer
+
+
+def test_between_equals_a_sentence_that_says_it_all_itself_beats_one_leaning_on_its_context() -> None:
+    text = (
+        "Face aux interdictions, Alibaba revoit les ambitions de son laboratoire. "
+        "Les décisions de fermer l’accès aux technologies pèsent sur le cloud. "
+        "Alibaba annonce la fermeture de son laboratoire de calcul quantique."
+    )
+    answer = _answer("Quel laboratoire Alibaba a-t-il fermé ?", text)
+    assert answer.startswith("Alibaba annonce la fermeture de son laboratoire de calcul quantique."), answer

@@ -96,6 +96,7 @@ class Candidate:
     score: float
     terms: frozenset[str]
     has_type: bool = False
+    own: float = 0.0  # coverage by the sentence's own words, without its context
 
 
 def expected_type(question: str) -> str | None:
@@ -156,9 +157,10 @@ def rank_sentences(question: str, passages: list[Hit], languages: list[str]) -> 
         score += RANK_WEIGHT * (1 - (number - 1) / max(len(passages), 1))
         # A title names the topic, it states no fact: it only lends its words to the next sentence.
         if not _is_title(sentence, position, passages[number - 1]):
-            candidates.append(Candidate(number, position, sentence, score, frozenset(matched), has_type))
+            candidates.append(Candidate(number, position, sentence, score, frozenset(matched), has_type, own))
         previous = evidence
-    return sorted(candidates, key=lambda c: -c.score)
+    # Between equals, a sentence's own evidence beats evidence borrowed from the one before.
+    return sorted(candidates, key=lambda c: (-c.score, -c.own))
 
 
 def _is_title(sentence: str, position: int, hit: Hit) -> bool:
