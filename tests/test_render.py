@@ -36,7 +36,8 @@ def citation(h: Hit, phrase: str, verification: str = "supported", n: int = 1) -
 def answer(sentences: tuple[Sentence, ...], citations: tuple[Citation, ...], **extra) -> Answer:
     hits = tuple(dict.fromkeys(c.hit for c in citations)) or (hit(),)
     fields = {"timings": {"retrieval": 0.0123, "total": 0.05}, **extra}
-    return Answer("Combien ?", " ".join(s.text for s in sentences), sentences, citations, hits, **fields)
+    question = fields.pop("question", "Combien ?")
+    return Answer(question, " ".join(s.text for s in sentences), sentences, citations, hits, **fields)
 
 
 def no_live_markup(rendered: str) -> None:
@@ -145,3 +146,13 @@ def test_documents_table_escapes_titles_and_file_names() -> None:
     table = render_documents([info])
     no_live_markup(table)
     assert "&lt;i&gt;x.md" in table and "<td>3</td>" in table
+
+
+def test_an_answer_quoted_in_another_language_than_the_question_says_so() -> None:
+    h = hit()
+    cited = citation(h, "12 000 visiteurs")
+    sentence = (Sentence("Le musée a reçu 12 000 visiteurs en 2023.", (1,)),)
+    english = render_answer(answer(sentence, (cited,), question="How many visitors did the museum have?"), turn=1)
+    assert "Quoted from your documents, which are in French." in english
+    french = render_answer(answer(sentence, (cited,), question="Combien de visiteurs le musée a-t-il reçus ?"), turn=1)
+    assert "Quoted from" not in french

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from rag.catalog import DocumentInfo
 from rag.citations import strip_remote_content
+from rag.language import detect_language
 from rag.types import Answer, Citation, Hit, Sentence, Verification
 from ui.uploads import UploadResult
 
@@ -102,8 +103,19 @@ def render_answer(answer: Answer, turn: int) -> str:
         )
     else:
         sentences = " ".join(render_sentence(s, turn) for s in answer.sentences)
-        body = f"<p>{sentences}</p>"
+        body = f"<p>{sentences}</p>{_quoted_in_another_language(answer)}"
     return f'<div class="rag-answer">{body}</div>{render_trace(answer)}'
+
+
+_LANGUAGE_NAMES = {"fr": "French", "en": "English"}
+
+
+def _quoted_in_another_language(answer: Answer) -> str:
+    """Say why an English question gets a French answer: the offline answer quotes the documents."""
+    asked, answered = detect_language(answer.question), detect_language(answer.text)
+    if asked == answered or answered not in _LANGUAGE_NAMES or asked == "und":
+        return ""
+    return f'<p class="rag-note">Quoted from your documents, which are in {_LANGUAGE_NAMES[answered]}.</p>'
 
 
 def highlight(passage: str, spans: Iterable[tuple[int, int, Verification]]) -> str:
