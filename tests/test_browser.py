@@ -44,7 +44,9 @@ ANSWER_TIMEOUT_MS = 120_000
 
 @pytest.fixture(scope="module")
 def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    settings, embedder = indexed_settings(tmp_path_factory.mktemp("browser"), {"musee.md": HOSTILE_DOCUMENT})
+    settings, embedder = indexed_settings(
+        tmp_path_factory.mktemp("browser"), {"musee.txt": HOSTILE_DOCUMENT}
+    )  # plain text keeps the markup
     with running_app(settings, embedder) as address:
         yield address
 

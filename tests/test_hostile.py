@@ -79,7 +79,8 @@ def hostile_index(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     root = tmp_path_factory.mktemp("hostile")
     corpus = root / "articles"
     shutil.copytree(SEEDS, corpus, ignore=shutil.ignore_patterns("*.jsonl", "*.md"))
-    (corpus / "pont-aven.md").write_text(HOSTILE, encoding="utf-8")
+    # Plain text, so the markup reaches the model and the source panel as written (Markdown would be read without it).
+    (corpus / "pont-aven.txt").write_text(HOSTILE, encoding="utf-8")
     settings = Settings(index_dir=root / "index", data_dir=root / "data", embedding_backend="fake")
     index_paths([corpus], settings, HashingEmbedder())
     return settings

@@ -76,7 +76,7 @@ def test_uploaded_document_is_indexed_listed_and_cited(app: tuple[str, Settings]
 
 
 def test_hostile_document_is_shown_escaped(app: tuple[str, Settings], tmp_path: Path) -> None:
-    hostile = tmp_path / "musee.md"
+    hostile = tmp_path / "musee.txt"  # plain text keeps the markup (Markdown is read without its HTML)
     hostile.write_text(HOSTILE_DOCUMENT, encoding="utf-8")
     results, table, *_ = upload(app, hostile)
     assert "— indexed" in results
