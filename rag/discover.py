@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.errors import UserError
@@ -24,9 +24,11 @@ class Candidate:
 @dataclass(frozen=True)
 class Discovery:
     candidates: list[Candidate]
-    #: Folders walked in full: an indexed file under one of them that is gone was deleted.
+    #: Folders walked: an indexed file under one of them that is gone was deleted...
     folders: list[Path]
     skipped: list[Skipped]
+    #: ...unless it lies under one of these, which could not be listed (permissions, I/O error).
+    unreadable: list[Path] = field(default_factory=list)
 
 
 def normalise(path: Path) -> Path:
@@ -41,20 +43,38 @@ def discover(paths: list[Path]) -> Discovery:
     candidates: list[Candidate] = []
     folders: list[Path] = []
     skipped: list[Skipped] = []
+    unreadable: list[Path] = []
     for given in paths:
         path = normalise(given)
         if not path.is_dir():
             candidates.append(Candidate(path, None))
             continue
         folders.append(path)
-        for folder, dirnames, filenames in os.walk(path, followlinks=False):
-            base = Path(folder)
-            # Hidden folders (.git, .venv...) are never articles.
-            for name in sorted(dirnames):
-                if name.startswith(".") or (base / name).is_symlink():
-                    if (base / name).is_symlink():
-                        skipped.append(Skipped(str(base / name), "symbolic link to a folder, not followed"))
-                    dirnames.remove(name)
-            dirnames.sort()
-            candidates.extend(Candidate(base / name, path) for name in sorted(filenames) if not name.startswith("."))
-    return Discovery(candidates, folders, skipped)
+        _walk(path, candidates, skipped, unreadable)
+    return Discovery(candidates, folders, skipped, unreadable)
+
+
+def _walk(root: Path, candidates: list[Candidate], skipped: list[Skipped], unreadable: list[Path]) -> None:
+    errors: list[OSError] = []
+    # Without onerror, os.walk passes over a folder it cannot list as if it were empty.
+    for folder, dirnames, filenames in os.walk(root, onerror=errors.append, followlinks=False):
+        base = Path(folder)
+        # Hidden folders (.git, .venv...) are never articles.
+        for name in sorted(dirnames):
+            if name.startswith(".") or (base / name).is_symlink():
+                if (base / name).is_symlink():
+                    skipped.append(Skipped(str(base / name), "symbolic link to a folder, not followed"))
+                dirnames.remove(name)
+        dirnames.sort()
+        candidates.extend(Candidate(base / name, root) for name in sorted(filenames) if not name.startswith("."))
+    for error in errors:
+        where = Path(error.filename) if error.filename else root
+        unreadable.append(where)
+        skipped.append(Skipped(str(where), _unreadable_reason(error)))
+
+
+def _unreadable_reason(error: OSError) -> str:
+    return (
+        f"cannot read this folder ({error.strerror or error}); what was indexed from it is kept: "
+        "make it readable and index again"
+    )

@@ -1,31 +1,39 @@
 """Incremental indexing: only what changed is read, chunked and embedded.
 
-A file is recognised by its path, size and modification time; a document by
-the SHA-256 of its bytes, so an identical file under two names is stored once.
-Vectors are cached by the hash of the exact text embedded, so a changed article
-re-embeds only the chunks whose text changed.
+What changed is found by ``rag.scan``. Vectors are cached by the hash of the
+exact text embedded, so a changed article re-embeds only the chunks whose text
+changed.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rag.discover import Candidate, discover, normalise
+from rag.discover import discover
 from rag.embedders import Embedder
 from rag.errors import UserError
-from rag.ingest import SkipFile, chunk_document, load_document
+from rag.ingest import chunk_document
 from rag.retrieval.analysis import ANALYSIS_VERSION, CHAR_GRAM, analyze
 from rag.retrieval.analysis import lexical_text as _lexical_text
+from rag.scan import (
+    Chunker,
+    IndexState,
+    Progress,
+    forget_deleted,
+    recall_touched,
+    relink_documents,
+    remember_touched,
+    scan,
+)
 from rag.settings import Settings
-from rag.store.docstore import SourceFile, StoredChunk
+from rag.store.docstore import StoredChunk
 from rag.store.index import Index, IndexContents, IndexNotFoundError, write_version
+from rag.store.manifest import Manifest
 from rag.store.versions import writer_lock
 from rag.types import Document, Skipped
 
@@ -35,8 +43,7 @@ CHUNKER_VERSION = 1
 
 EMBED_BATCH = 64
 
-Progress = Callable[[str, int, int], None]
-Chunker = Callable[[Document], list[StoredChunk]]
+MODEL_CHANGED = "Embedding model changed"
 
 
 @dataclass
@@ -85,22 +92,17 @@ def chunking_info(settings: Settings) -> dict[str, Any]:
     }
 
 
-class _State:
-    """The previous version, unpacked into what the next one is built from."""
-
-    def __init__(self, index: Index | None) -> None:
-        self.documents: dict[str, Document] = {}
-        self.sources: dict[str, SourceFile] = {}
-        self.chunks: dict[str, list[StoredChunk]] = {}
-        self.vectors: dict[str, np.ndarray] = {}
-        if index is None:
-            return
-        self.documents = {d.id: d for d in index.docstore.documents()}
-        self.sources = {s.path: s for s in index.docstore.sources()}
-        vectors = index.all_vectors()
-        for row, stored in index.docstore.stored_chunks():
-            self.chunks.setdefault(stored.chunk.doc_id, []).append(stored)
-            self.vectors[stored.hash] = vectors[row]
+def _rebuild_reason(
+    old: Manifest, embedder: dict[str, Any], chunking: dict[str, Any], lexical: dict[str, Any]
+) -> str | None:
+    """Why the stored documents must be chunked or analysed again, or None."""
+    if {key: old.embedder.get(key) for key in embedder} != embedder:
+        return f"{MODEL_CHANGED} ({old.embedder.get('name')} -> {embedder['name']}): rebuilding the index."
+    if old.chunking != chunking:
+        return "Chunking settings changed: rebuilding the index."
+    if old.lexical != lexical:
+        return "Text analysis changed: re-tokenising the index."
+    return None
 
 
 def index_paths(
@@ -114,49 +116,36 @@ def index_paths(
             previous: Index | None = Index.open(settings.index_dir)
         except IndexNotFoundError:
             previous = None
-        state = _State(previous)
+        state = IndexState(previous)
+        recall_touched(settings.index_dir, state)
         emb_info, chunk_info = embedder_info(settings, embedder), chunking_info(settings)
         # The sub-word and document indexes are part of the lexical layout: an
         # index without them is re-tokenised (nothing is re-embedded).
         lexical_info = {"analyzer": ANALYSIS_VERSION, "char_grams": CHAR_GRAM, "documents": 2}
         stale: set[str] = set()
         if previous is not None:
-            old = previous.manifest
-            if {key: old.embedder.get(key) for key in emb_info} != emb_info:
-                report.rebuilt = (
-                    f"Embedding model changed ({old.embedder.get('name')} -> {embedder.name}): rebuilding the index."
-                )
-                state.vectors.clear()
-            elif old.chunking != chunk_info:
-                report.rebuilt = "Chunking settings changed: rebuilding the index."
-            elif old.lexical != lexical_info:
-                report.rebuilt = "Text analysis changed: re-tokenising the index."
-            if report.rebuilt:
-                stale = set(state.documents)
+            report.rebuilt = _rebuild_reason(previous.manifest, emb_info, chunk_info, lexical_info)
             previous.close()
+        if report.rebuilt:
+            stale = set(state.documents)
+            if report.rebuilt.startswith(MODEL_CHANGED):
+                state.vectors.clear()
 
         chunker = _chunker(settings, embedder)
-        seen = _scan(found.candidates, settings, chunker, state, report, stale, progress)
-        for folder in found.folders:
-            if not any(_under(path, folder) for path in seen):
-                report.empty_folders.append(str(folder))
-            gone = [p for p in state.sources if _under(p, folder) and p not in seen]
-            for path in gone:
-                del state.sources[path]
-                report.removed.append(path)
-
-        live = {s.doc_id for s in state.sources.values()}
-        for doc_id in list(state.documents):
-            if doc_id not in live:
-                del state.documents[doc_id]
-                state.chunks.pop(doc_id, None)
-        stale &= live
+        scanned = scan(found.candidates, settings, chunker, state, stale, progress)
+        report.added, report.updated, report.unchanged = scanned.added, scanned.updated, scanned.unchanged
+        report.skipped.extend(scanned.skipped)
+        report.removed, report.empty_folders = forget_deleted(found, scanned.seen, state)
+        renamed = relink_documents(state)
+        stale &= set(state.documents)
         for doc_id in sorted(stale):
             state.chunks[doc_id] = chunker(state.documents[doc_id])
         report.chunks_embedded = _embed_missing(state, embedder, progress)
         report.chunks_total = sum(len(c) for c in state.chunks.values())
-        if report.added or report.updated or report.removed or report.rebuilt or previous is None:
+        changed = report.added or report.updated or report.removed or report.rebuilt or renamed
+        if changed or previous is None:
             _publish(settings, state, {**emb_info, "dimension": embedder.dimension}, chunk_info, lexical_info)
+        remember_touched(settings.index_dir, state, published=bool(changed) or previous is None)
     return report
 
 
@@ -165,7 +154,7 @@ def remove_document(doc_id: str, settings: Settings) -> IndexReport:
     report = IndexReport()
     with writer_lock(settings.index_dir):
         previous = Index.open(settings.index_dir)
-        state = _State(previous)
+        state = IndexState(previous)
         manifest = previous.manifest
         previous.close()
         report.removed = sorted(path for path, source in state.sources.items() if source.doc_id == doc_id)
@@ -182,7 +171,7 @@ def remove_document(doc_id: str, settings: Settings) -> IndexReport:
 
 def _publish(
     settings: Settings,
-    state: _State,
+    state: IndexState,
     embedder: dict[str, Any],
     chunking: dict[str, Any],
     lexical: dict[str, Any],
@@ -202,55 +191,6 @@ def _publish(
             lexical=lexical,
         ),
     )
-
-
-def _under(path: str, folder: Path) -> bool:
-    return path.startswith(str(folder).rstrip(os.sep) + os.sep)
-
-
-def _scan(
-    candidates: list[Candidate],
-    settings: Settings,
-    chunker: Chunker,
-    state: _State,
-    report: IndexReport,
-    stale: set[str],
-    progress: Progress | None,
-) -> set[str]:
-    """Read new and changed files into ``state``; return the paths still present."""
-    seen: set[str] = set()
-    for number, candidate in enumerate(candidates, 1):
-        if progress:
-            progress("reading", number, len(candidates))
-        path = str(normalise(candidate.path))
-        known = state.sources.get(path)
-        try:
-            stat = candidate.path.stat()
-        except OSError as error:
-            report.skipped.append(Skipped(path, f"cannot read file ({error.strerror})"))
-            continue
-        if known and (known.size, known.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
-            seen.add(path)
-            report.unchanged += 1
-            continue
-        try:
-            document = load_document(candidate.path, settings, candidate.root)
-        except SkipFile as skip:
-            report.skipped.append(Skipped(path, skip.reason))
-            if known:  # keep the version we have rather than lose it
-                seen.add(path)
-            continue
-        seen.add(path)
-        state.sources[path] = SourceFile(path, document.id, stat.st_size, stat.st_mtime_ns)
-        if known and known.doc_id == document.id:
-            report.unchanged += 1  # touched, same bytes
-            continue
-        (report.updated if known else report.added).append(path)
-        if document.id not in state.documents or document.id in stale:
-            state.documents[document.id] = document
-            state.chunks[document.id] = chunker(document)
-            stale.discard(document.id)
-    return seen
 
 
 def _content_hash(embedder: Embedder, text: str) -> str:
@@ -275,7 +215,7 @@ def _chunker(settings: Settings, embedder: Embedder) -> Chunker:
     return chunk
 
 
-def _embed_missing(state: _State, embedder: Embedder, progress: Progress | None) -> int:
+def _embed_missing(state: IndexState, embedder: Embedder, progress: Progress | None) -> int:
     """Embed every chunk whose exact text has no cached vector; return how many."""
     todo: dict[str, str] = {}
     for doc_id, chunks in state.chunks.items():

@@ -9,6 +9,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
+
 from rag.embedders.fake import HashingEmbedder
 from rag.indexer import index_paths
 from rag.settings import Settings
@@ -36,3 +38,20 @@ def run_captured(command: Sequence[str], timeout: float = 120) -> subprocess.Com
 def run_cli(*args: str, prefix: Sequence[str] = ()) -> subprocess.CompletedProcess[str]:
     """``rag ARGS`` in a fresh process; ``prefix`` wraps it (e.g. a command that drops privileges)."""
     return run_captured([*prefix, sys.executable, "-m", "rag.cli", *args])
+
+
+def without_permission_override() -> list[str]:
+    """A command prefix under which file permissions bind, even for root (who normally ignores them)."""
+    if os.geteuid() != 0:
+        return []
+    if not shutil.which("setpriv"):
+        pytest.skip("running as root, where chmod does not bind, and setpriv is missing to drop that power")
+    drop = "-dac_override,-dac_read_search,-fowner"
+    prefix = ["setpriv", "--bounding-set", drop, "--inh-caps", drop]
+    probe = subprocess.run([*prefix, "true"], capture_output=True, text=True, timeout=30, check=False)
+    if probe.returncode != 0:
+        pytest.skip(
+            f"running as root, where chmod does not bind, and setpriv cannot drop that power here "
+            f"({probe.stderr.strip()[:80]})"
+        )
+    return prefix

@@ -41,7 +41,7 @@ from rag.store import index as index_module
 from rag.store.index import Index
 from rag.store.manifest import Manifest
 from rag.store.versions import CURRENT, IndexWriteError, current_version
-from tests.helpers import FAKE_ENV, ROOT, index_seeds, run_captured, run_cli
+from tests.helpers import FAKE_ENV, ROOT, index_seeds, run_captured, run_cli, without_permission_override
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 ALIBABA = "Combien de personnes travaillaient dans le laboratoire quantique d’Alibaba ?"
@@ -468,27 +468,10 @@ def test_real_read_only_filesystem(mounts: None, seeded: tuple[Path, Path, State
     assert "30 personnes" in result["state"]["answer"]  # a read-only index still answers
 
 
-def _without_permission_override() -> list[str]:
-    """A command prefix under which file permissions bind, even for root (who normally ignores them)."""
-    if os.geteuid() != 0:
-        return []
-    if not shutil.which("setpriv"):
-        pytest.skip("running as root, where chmod does not stop writes, and setpriv is missing to drop that power")
-    drop = "-dac_override,-dac_read_search,-fowner"
-    prefix = ["setpriv", "--bounding-set", drop, "--inh-caps", drop]
-    probe = subprocess.run([*prefix, "true"], capture_output=True, text=True, timeout=30, check=False)
-    if probe.returncode != 0:
-        pytest.skip(
-            f"running as root, where chmod does not stop writes, and setpriv cannot drop that power here "
-            f"({probe.stderr.strip()[:80]})"
-        )
-    return prefix
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("lock_writable", [True, False], ids=["folder-0555", "folder-and-lock-read-only"])
 def test_chmod_read_only_index_folder(seeded: tuple[Path, Path, State], tmp_path: Path, lock_writable: bool) -> None:
-    prefix = _without_permission_override()
+    prefix = without_permission_override()
     index_dir = tmp_path / "index"
     shutil.copytree(seeded[1], index_dir)
     new = tmp_path / "new.md"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,6 +14,8 @@ from rag.catalog import list_documents
 from rag.discover import PathNotFoundError
 from rag.embedders.fake import HashingEmbedder
 from rag.indexer import index_paths
+from rag.ingest.loaders import LOADERS
+from rag.service import Assistant
 from rag.settings import Settings
 from rag.store import index as index_module
 from rag.store.index import Index
@@ -176,3 +180,58 @@ def test_only_two_versions_are_kept(corpus: Path, settings: Settings) -> None:
         index_paths([corpus], settings, HashingEmbedder())
     versions = sorted(p.name for p in settings.index_dir.glob("v*"))
     assert len(versions) == 2 and current_version(settings.index_dir).name == versions[-1]  # type: ignore[union-attr]
+
+
+def test_deleted_name_of_a_duplicate_is_no_longer_cited(tmp_path: Path, settings: Settings) -> None:
+    folder = tmp_path / "duplicates"
+    folder.mkdir()
+    text = "Le port de Brest\n\nLe port de Brest a accueilli 4 200 escales de navires en 2022.\n"
+    for name in ("a.txt", "b.txt"):
+        (folder / name).write_text(text, encoding="utf-8")
+    index_paths([folder], settings, HashingEmbedder())
+    (folder / "a.txt").unlink()
+    embedder = HashingEmbedder()
+    report = index_paths([folder], settings, embedder)
+    assert report.removed == [str(folder / "a.txt")] and embedder.embedded == 0
+    index = Index.open(settings.index_dir)
+    try:
+        (document,) = index.docstore.documents()
+    finally:
+        index.close()
+    assert document.path == str(folder / "b.txt")
+    answer = Assistant(settings, embedder=HashingEmbedder()).ask("Combien d'escales le port de Brest a-t-il eues ?")
+    assert answer.hits and {hit.source for hit in answer.hits} == {str(folder / "b.txt")}
+
+
+def _count_text_loads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The paths the .txt loader parses from now on (the loader is looked up at each load)."""
+    loaded: list[Path] = []
+    real = LOADERS[".txt"]
+
+    def counting(path: Path, data: bytes, settings: Settings) -> Any:
+        loaded.append(path)
+        return real(path, data, settings)
+
+    monkeypatch.setitem(LOADERS, ".txt", counting)
+    return loaded
+
+
+def test_touched_file_is_read_once_and_then_remembered(
+    corpus: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index_paths([corpus], settings, HashingEmbedder())
+    version = current_version(settings.index_dir)
+    article = corpus / "003_c00ce55952bfa148.txt"
+    info = article.stat()
+    os.utime(article, ns=(info.st_atime_ns, info.st_mtime_ns + 5_000_000_000))  # touched: same bytes
+    loaded = _count_text_loads(monkeypatch)
+    first = index_paths([corpus], settings, HashingEmbedder())
+    assert loaded == [article] and first.unchanged == 2 and not (first.added or first.updated)
+    loaded.clear()
+    embedder = HashingEmbedder()
+    second = index_paths([corpus], settings, embedder)
+    assert loaded == [] and second.unchanged == 2 and embedder.embedded == 0
+    assert current_version(settings.index_dir) == version  # remembered without writing a version
+    # Remembering the touch never hides a real change.
+    article.write_text(article.read_text(encoding="utf-8") + "\nUne phrase ajoutée.\n", encoding="utf-8")
+    assert index_paths([corpus], settings, HashingEmbedder()).updated == [str(article)]

@@ -8,7 +8,9 @@ import pytest
 
 from rag.catalog import list_documents
 from rag.embedders.fake import HashingEmbedder
+from rag.indexer import index_paths
 from rag.settings import Settings
+from tests.pdf_factory import text_pdf
 from ui import uploads
 from ui.uploads import MAX_NAME_CHARS, delete_uploaded_copies, index_uploads, safe_filename, uploads_dir
 
@@ -106,3 +108,42 @@ def test_uploaded_document_is_listed(settings: Settings, tmp_path: Path) -> None
     index_uploads([write(tmp_path, "brest.md", "# Brest\n\nLe port de Brest.")], settings, HashingEmbedder())
     (document,) = list_documents(settings.index_dir)
     assert document.title == "Brest" and Path(document.path).parent == uploads_dir(settings).absolute()
+
+
+@pytest.mark.parametrize(
+    ("name", "good", "bad"),
+    [
+        ("notes.md", b"# Brest\n\nLe port de Brest a accueilli 4 200 escales.\n", b""),
+        ("report.pdf", text_pdf([["Le port de Brest a accueilli 4 200 escales."]]), b"%PDF-1.4\n1 0 obj garbage"),
+    ],
+    ids=["empty-markdown", "corrupt-pdf"],
+)
+def test_rejected_reupload_leaves_the_previous_copy(
+    settings: Settings, tmp_path: Path, name: str, good: bytes, bad: bytes
+) -> None:
+    first, second = tmp_path / "first" / name, tmp_path / "second" / name
+    for path, data in ((first, good), (second, bad)):
+        path.parent.mkdir()
+        path.write_bytes(data)
+    assert index_uploads([first], settings, HashingEmbedder())[0].status == "indexed"
+    saved = uploads_dir(settings) / name
+    before = saved.stat()
+    (result,) = index_uploads([second], settings, HashingEmbedder())
+    assert result.status == "skipped"
+    assert saved.read_bytes() == good and saved.stat().st_mtime_ns == before.st_mtime_ns
+    assert sorted(p.name for p in uploads_dir(settings).iterdir()) == [name]  # no backup left behind
+    (document,) = list_documents(settings.index_dir)
+    assert document.path == str(saved.absolute())
+    # The folder and the index agree: indexing the copy again finds nothing to do.
+    report = index_paths([saved], settings, HashingEmbedder())
+    assert report.unchanged == 1 and not (report.skipped or report.updated)
+
+
+def test_accepted_reupload_replaces_the_copy_and_leaves_nothing_behind(settings: Settings, tmp_path: Path) -> None:
+    first = write(tmp_path / "first", "notes.md", "# Brest\n\nLe port de Brest a accueilli 4 200 escales.\n")
+    second = write(tmp_path / "second", "notes.md", "# Toulon\n\nLa rade de Toulon a accueilli 900 navires.\n")
+    index_uploads([first], settings, HashingEmbedder())
+    (result,) = index_uploads([second], settings, HashingEmbedder())
+    assert result.status == "updated"
+    assert [p.name for p in uploads_dir(settings).iterdir()] == ["notes.md"]
+    assert (uploads_dir(settings) / "notes.md").read_bytes() == second.read_bytes()

@@ -9,9 +9,11 @@ indexed file by file (never the folder), so other documents are untouched.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
+import shutil
 import stat
 import unicodedata
 import uuid
@@ -113,6 +115,38 @@ class _Saved:
     path: Path
     created: bool
     result: UploadResult | None = None
+    #: The copy a re-upload of the same name replaced, put back if the new file is refused.
+    previous: Path | None = None
+
+    def undo(self) -> None:
+        """Leave the uploads folder as it was before this file came in."""
+        if self.previous is not None:
+            os.replace(self.previous, self.path)
+            self.previous = None
+        elif self.created:
+            self.path.unlink(missing_ok=True)
+
+    def keep(self) -> None:
+        if self.previous is not None:
+            self.previous.unlink(missing_ok=True)
+            self.previous = None
+
+
+def _set_aside(target: Path) -> Path | None:
+    """A second name for the copy at ``target``, so replacing ``target`` can be undone."""
+    if not target.exists():
+        return None
+    # Hidden: discovery never indexes it, even if the uploads folder is indexed as a folder.
+    kept = target.with_name(f".upload-{uuid.uuid4().hex[:12]}.previous")
+    try:
+        os.link(target, kept)  # the same file, times and all: putting it back changes nothing
+    except OSError:
+        try:
+            shutil.copy2(target, kept)
+        except OSError:
+            kept.unlink(missing_ok=True)
+            raise
+    return kept
 
 
 def _check(source: Path, limit: int) -> str | None:
@@ -143,13 +177,28 @@ def _digest(path: Path) -> str | None:
     return digest.hexdigest()
 
 
+def _save(source: Path, target: Path, limit: int, shown: str) -> _Saved:
+    """Copy ``source`` to ``target``, setting aside the copy it replaces until indexing accepts the new one."""
+    previous = None
+    try:
+        previous = _set_aside(target)
+        _copy(source, target, limit)
+    except (OSError, _TooBigError) as error:
+        if previous is not None:
+            previous.unlink(missing_ok=True)  # ``target`` is still the previous copy
+        reason = str(error) if isinstance(error, _TooBigError) else f"could not save it ({error})"
+        return _Saved(shown, source, False, UploadResult(shown, "skipped", reason))
+    return _Saved(target.name, target, previous is None, previous=previous)
+
+
 def index_uploads(
     files: Iterable[str | Path], settings: Settings, embedder: Embedder, progress: Progress | None = None
 ) -> list[UploadResult]:
     """Copy the uploaded ``files`` into the uploads folder and index them; one result per file, in order.
 
     Raises the indexer's UserError (e.g. another indexing run holds the lock);
-    the copies this call created are removed again in that case.
+    the uploads folder is then put back as it was. A refused file never replaces
+    the earlier upload of its name.
     """
     folder = uploads_dir(settings)
     folder.mkdir(parents=True, exist_ok=True)
@@ -170,15 +219,10 @@ def index_uploads(
             entries.append(_Saved(shown, source, False, UploadResult(shown, "skipped", reason)))
             continue
         target = folder / _unique(shown, taken)
-        existed = target.exists()
-        try:
-            _copy(source, target, settings.max_file_bytes)
-        except (OSError, _TooBigError) as error:
-            reason = str(error) if isinstance(error, _TooBigError) else f"could not save it ({error})"
-            entries.append(_Saved(shown, source, False, UploadResult(shown, "skipped", reason)))
-            continue
-        stored[digest] = target.name
-        entries.append(_Saved(target.name, target, not existed))
+        saved = _save(source, target, settings.max_file_bytes, shown)
+        entries.append(saved)
+        if saved.result is None:
+            stored[digest] = target.name
     to_index = [e for e in entries if e.result is None]
     if not to_index:
         return [e.result for e in entries if e.result]
@@ -186,18 +230,20 @@ def index_uploads(
         report = index_paths([e.path for e in to_index], settings, embedder, progress)
     except BaseException:
         for entry in to_index:
-            if entry.created:
-                entry.path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # the indexer's error is the one to report
+                entry.undo()
         raise
     added, updated = set(report.added), set(report.updated)
     refused = {s.path: s.reason for s in report.skipped}
     for entry in to_index:
         key = str(normalise(entry.path))
         if key in refused:
-            entry.result = UploadResult(entry.shown, "skipped", refused[key])
-            if entry.created:  # keep the uploads folder to what is indexed
-                entry.path.unlink(missing_ok=True)
-        elif key in added:
+            kept = "; the earlier upload of that name is kept" if entry.previous else ""
+            entry.result = UploadResult(entry.shown, "skipped", refused[key] + kept)
+            entry.undo()  # keep the uploads folder to what is indexed
+            continue
+        entry.keep()
+        if key in added:
             entry.result = UploadResult(entry.shown, "indexed")
         elif key in updated:
             entry.result = UploadResult(entry.shown, "updated", "replaces the earlier upload of that name")

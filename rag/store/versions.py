@@ -7,10 +7,13 @@ Layout::
         .lock           held by the one writer (flock: released even on SIGKILL)
         v000003/        manifest.json, vectors.faiss, docstore.sqlite, lexical/
         v000004/
+        touched-files.json  files touched (same bytes) since CURRENT was written: a hint (rag.scan)
 
-A writer fills a hidden staging folder, fsyncs it, renames it to the next
-``vNNNNNN`` and only then replaces ``CURRENT``. A crash at any moment leaves
-``CURRENT`` naming a complete version: the old one or the new one.
+A writer fills a hidden staging folder, fsyncs it, renames it to the version
+after ``CURRENT``'s and only then replaces ``CURRENT``. A crash at any moment
+leaves ``CURRENT`` naming a complete version: the old one or the new one.
+Besides the current version, the newest older one whose checksums hold is kept
+as the fallback readers use when the current one is damaged.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rag.errors import UserError
+from rag.store.manifest import IndexCorruptError, Manifest
 
 CURRENT = "CURRENT"
 _VERSION = re.compile(r"^v(\d{6})$")
@@ -48,6 +52,12 @@ def current_version(index_dir: Path) -> Path | None:
         return None
     folder = index_dir / name
     return folder if _VERSION.match(name) and folder.is_dir() else None
+
+
+def next_version(index_dir: Path) -> int:
+    """The number the next published version gets: the one after CURRENT's (the manifest says the same)."""
+    current = current_version(index_dir)
+    return int(current.name[1:]) + 1 if current else 1
 
 
 def _versions(index_dir: Path) -> list[Path]:
@@ -119,9 +129,8 @@ def publish(index_dir: Path, staged: Path) -> Path:
     pointer = index_dir / f"{CURRENT}.{uuid.uuid4().hex[:8]}.tmp"
     try:
         _fsync_tree(staged)
-        existing = _versions(index_dir)
-        number = int(existing[-1].name[1:]) + 1 if existing else 1
-        final = index_dir / f"v{number:06d}"
+        _drop_unpublished(index_dir)
+        final = index_dir / f"v{next_version(index_dir):06d}"
         os.rename(staged, final)
         with pointer.open("w", encoding="utf-8") as handle:
             handle.write(final.name + "\n")
@@ -145,8 +154,20 @@ def publish(index_dir: Path, staged: Path) -> Path:
     return final
 
 
+def _drop_unpublished(index_dir: Path) -> None:
+    """Remove versions above CURRENT: left by writers killed before switching CURRENT, never read.
+
+    Readers only open CURRENT or older versions, so none can hold one open; and the
+    new version takes the number after CURRENT's, as its manifest says.
+    """
+    current = current_version(index_dir)
+    for version in _versions(index_dir):
+        if current is None or version.name > current.name:
+            shutil.rmtree(version, ignore_errors=True)
+
+
 def _collect_garbage(index_dir: Path, current: Path) -> None:
-    """Drop leftovers of crashed writers and all but the newest versions.
+    """Drop leftovers of crashed writers and all versions but the current one and its fallbacks.
 
     Readers that still hold an old version open keep their open files (POSIX
     keeps an unlinked file alive), so serving is never disturbed.
@@ -157,9 +178,26 @@ def _collect_garbage(index_dir: Path, current: Path) -> None:
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 path.unlink(missing_ok=True)
-    keep = {current.name}
-    older = [v for v in _versions(index_dir) if v.name < current.name]
-    keep.update(v.name for v in older[-(KEEP_VERSIONS - 1) :])
+    keep = {current.name, *(v.name for v in _fallbacks(index_dir, current))}
     for version in _versions(index_dir):
         if version.name not in keep:
             shutil.rmtree(version, ignore_errors=True)
+
+
+def _fallbacks(index_dir: Path, current: Path) -> list[Path]:
+    """The newest older versions whose checksums hold: a damaged one can never serve, so it is not kept."""
+    intact: list[Path] = []
+    for version in reversed([v for v in _versions(index_dir) if v.name < current.name]):
+        if len(intact) == KEEP_VERSIONS - 1:
+            break
+        if _is_intact(version):
+            intact.append(version)
+    return intact
+
+
+def _is_intact(version: Path) -> bool:
+    try:
+        Manifest.read(version).verify(version)
+    except (IndexCorruptError, OSError):
+        return False
+    return True
