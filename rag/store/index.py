@@ -25,7 +25,7 @@ from rag.retrieval.analysis import char_grams, lexical_text
 from rag.retrieval.lexical import LexicalIndex
 from rag.store.docstore import DOCSTORE, DocStore, SourceFile, StoredChunk, write_docstore
 from rag.store.manifest import IndexCorruptError, Manifest, checksums
-from rag.store.versions import current_version, publish, staging
+from rag.store.versions import current_version, next_version, publish, staging
 from rag.types import Document
 
 VECTORS = "vectors.faiss"
@@ -73,10 +73,8 @@ def write_version(index_dir: Path, contents: IndexContents) -> Path:
             raise OSError(errno.EIO, str(error), str(folder / DOCSTORE)) from None
         LexicalIndex.build([list(c.tokens) for c in contents.chunks]).save(folder / LEXICAL)
         _write_lexical_extras(folder, contents)
-        previous = current_version(index_dir)
-        number = int(previous.name[1:]) + 1 if previous else 1
         Manifest(
-            version=number,
+            version=next_version(index_dir),
             embedder=contents.embedder,
             chunking=contents.chunking,
             lexical=contents.lexical,
