@@ -1,11 +1,24 @@
-"""What is in the index, for listing and removing documents."""
+"""What is in the index, for listing and removing documents.
+
+Listing reads the manifest and the docstore of the newest version whose
+docstore matches its checksum, falling back like ``Index.open``, and nothing
+else: hashing and loading the vectors and the BM25 arrays is what makes opening
+a whole version slow and memory-hungry, and a list of documents needs neither.
+"""
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.store.index import Index
+from rag.store.docstore import DOCSTORE, DocStore
+from rag.store.index import IndexNotFoundError
+from rag.store.manifest import IndexCorruptError, Manifest, file_sha256
+from rag.store.versions import current_version
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -23,15 +36,39 @@ class DocumentInfo:
 
 
 def list_documents(index_dir: Path) -> list[DocumentInfo]:
-    index = Index.open(index_dir)
+    current = current_version(index_dir)
+    if current is None:
+        raise IndexNotFoundError(f"No index in {index_dir}: run `rag index PATH` first.")
+    older = sorted((p for p in index_dir.glob("v[0-9]*") if p.name < current.name), reverse=True)
+    damage: IndexCorruptError | None = None
+    for folder in [current, *older]:
+        try:
+            documents = _documents_in(folder)
+        except IndexCorruptError as error:
+            damage = damage or error
+            continue
+        if damage:
+            log.warning("%s; using the previous version %s", damage, folder.name)
+        return documents
+    raise IndexCorruptError(f"{damage}: run `rag index` on your files again to rebuild it")
+
+
+def _documents_in(folder: Path) -> list[DocumentInfo]:
+    path = folder / DOCSTORE
+    expected = Manifest.read(folder).checksums.get(DOCSTORE)
+    if expected is None or not path.is_file() or file_sha256(path) != expected:
+        raise IndexCorruptError(f"{path} does not match the index manifest's checksum")
+    docstore = DocStore(path)
     try:
-        counts = index.docstore.chunk_counts()
+        counts = docstore.chunk_counts()
         paths: dict[str, list[str]] = {}
-        for source in index.docstore.sources():
+        for source in docstore.sources():
             paths.setdefault(source.doc_id, []).append(source.path)
         return [
             DocumentInfo(d.id, d.title, d.date, tuple(paths.get(d.id, [d.path])), counts.get(d.id, 0), d.language)
-            for d in index.docstore.documents()
+            for d in docstore.documents()
         ]
+    except sqlite3.Error as error:  # only a forged manifest lets an unreadable docstore get this far
+        raise IndexCorruptError(f"{path} is unreadable ({error})") from None
     finally:
-        index.close()
+        docstore.close()

@@ -13,7 +13,14 @@ from typing import Any
 
 from rag.errors import UserError
 from rag.settings import Settings
-from rag.types import Answer
+from rag.types import Answer, Hit
+
+#: Exit codes: the run did what was asked; it ran but some of it failed (a folder with nothing
+#: indexable); a user error, said in one line (bad setting or path, no index, the LLM failing);
+#: interrupted by Ctrl+C.
+OK, PARTLY_FAILED, USER_ERROR, INTERRUPTED = 0, 1, 2, 130
+#: Characters of a passage quoted when it is shown without a cited span.
+QUOTE_CHARS = 300
 
 
 def _display(path: str) -> str:
@@ -63,7 +70,7 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
         print(f"chunks embedded: {report.chunks_embedded}, chunks in the index: {report.chunks_total}")
     for folder in report.empty_folders:
         print(f"error: nothing indexable in {_display(folder)} (supported: .txt .md .html .htm .pdf).", file=sys.stderr)
-    return 1 if report.empty_folders else 0
+    return PARTLY_FAILED if report.empty_folders else OK
 
 
 def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
@@ -80,14 +87,14 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
                 ensure_ascii=False,
             )
         )
-        return 0
+        return OK
     if not documents:
         print("The index is empty.")
     for d in documents:
         print(f"{d.title}\n    {d.date or 'no date'} · {d.chunks} chunks · {_display(d.path)}")
         for alias in d.paths[1:]:
             print(f"    same content: {_display(alias)}")
-    return 0
+    return OK
 
 
 def _answer_json(answer: Answer) -> dict[str, Any]:
@@ -116,10 +123,11 @@ def _answer_json(answer: Answer) -> dict[str, Any]:
                 "source": h.source,
                 "start": h.chunk.start,
                 "end": h.chunk.end,
-                "score": h.score,
+                # Four decimals tell passages apart; more is float noise (1.2000000029802322).
+                "score": round(h.score, 4),
                 "lexical_rank": h.lexical_rank,
                 "dense_rank": h.dense_rank,
-                "relevance": h.relevance,
+                "relevance": round(h.relevance, 4),
             }
             for rank, h in enumerate(answer.hits, 1)
         ],
@@ -133,24 +141,49 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     answer = Assistant(settings).ask(" ".join(args.question))
     if args.json:
         print(json.dumps(_answer_json(answer), ensure_ascii=False))
-        return 0
-    print(answer.text)
-    if answer.error:
+    else:
+        _print_answer(answer)
+    if answer.error:  # the answer backend failed: its one-line error is the answer
         print(f"error: {answer.error}", file=sys.stderr)
+        return USER_ERROR
+    return OK
+
+
+def _print_answer(answer: Answer) -> None:
+    """The answer (unless the backend failed), then its sources, or the closest passages."""
+    from rag.service import CLOSEST_SHOWN
+
+    if not answer.error:
+        print(answer.text)
     cited = {c.n: c for c in answer.citations}
-    shown = answer.hits if answer.abstained else [h for n, h in enumerate(answer.hits, 1) if n in cited]
+    if answer.abstained:
+        shown = list(enumerate(answer.hits[:CLOSEST_SHOWN], 1))
+    else:
+        shown = [(n, h) for n, h in enumerate(answer.hits, 1) if n in cited]
     if shown:
-        print("\nClosest passages:" if answer.abstained else "\nSources:")
-    for n, hit in enumerate(answer.hits, 1):
-        if hit not in shown:
-            continue
-        where = _display(hit.source) + (f", page {hit.page}" if hit.page else "")
-        print(f"[{n}] {hit.title} ({hit.date or 'no date'}) — {where}")
+        gap = "" if answer.error else "\n"  # nothing was printed above when the backend failed
+        print(gap + ("Closest passages:" if answer.abstained else "Sources:"))
+    for n, hit in shown:
         citation = cited.get(n)
-        quote = citation.span_text if citation else hit.chunk.text[:300]
+        quote = " ".join(citation.span_text.split()) if citation else _excerpt(hit.chunk.text)
         mark = f" ({citation.verification})" if citation and citation.verification != "supported" else ""
+        print(f"[{n}] {hit.title} ({hit.date or 'no date'}) — {_where(hit)}")
         print(f"    « {quote} »{mark}")
-    return 0
+
+
+def _where(hit: Hit) -> str:
+    return _display(hit.source) + (f", page {hit.page}" if hit.page else "")
+
+
+def _excerpt(text: str, limit: int = QUOTE_CHARS) -> str:
+    """``text`` on one line, cut at the last whole word within ``limit`` characters, marked with "…"."""
+    flat = " ".join(text.split())  # a passage's line breaks would break the quote's indentation
+    if len(flat) <= limit:
+        return flat
+    kept = flat[:limit]
+    if flat[limit] != " " and " " in kept:
+        kept = kept.rsplit(" ", 1)[0]
+    return kept + "…"
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
@@ -160,26 +193,31 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from rag.service import Assistant
 
     assistant = Assistant(settings)
-    bar = tqdm(desc="questions", unit="q", file=sys.stderr, leave=False)
+    bars: list[Any] = []
 
     def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.update(done - bar.n)
+        # Created once the run starts: an error before it (a wrong --out path) stays one line.
+        if not bars:
+            bars.append(tqdm(total=total, desc="questions", unit="q", file=sys.stderr, leave=False))
+        bars[0].update(done - bars[0].n)
 
-    scores = evaluate(assistant.ask, Path(args.qa_file), Path(args.out) if args.out else None, progress)
-    bar.close()
+    try:
+        scores = evaluate(assistant.ask, Path(args.qa_file), Path(args.out) if args.out else None, progress)
+    finally:
+        for bar in bars:
+            bar.close()
     table = scores.table()
     print(f"{scores.questions} questions ({scores.answerable} answerable)")
     for name, value in table.items():
         print(f"{name:>24}: {value:.1f}" if name.endswith("_median") else f"{name:>24}: {value:.3f}")
-    return 0
+    return OK
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from ui.server import serve
 
     serve(settings.replace(host=args.host, port=args.port))
-    return 0
+    return OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -227,10 +265,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args, settings))
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return USER_ERROR
     except KeyboardInterrupt:
         print("interrupted; the index is unchanged unless a new version was already published.", file=sys.stderr)
-        return 130
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import statistics
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from rag.errors import UserError
 from rag.textnorm import normalise
@@ -133,6 +133,15 @@ def _span(hit: Hit) -> tuple[int, int]:
     return hit.chunk.start, hit.chunk.end
 
 
+def _open_results(out: Path) -> TextIO:
+    try:
+        return out.open("w", encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"Cannot write {out}: the folder {out.parent} does not exist; create it first.") from None
+    except OSError as error:
+        raise UserError(f"Cannot write {out} ({error.strerror}): choose another --out path.") from None
+
+
 def evaluate(
     ask: Callable[[str], Answer],
     qa_file: Path,
@@ -143,7 +152,10 @@ def evaluate(
     if not questions:
         raise UserError(f"{qa_file} holds no questions.")
     scores = Scores()
-    handle = out.open("w", encoding="utf-8") if out else None
+    # Opened before the first question: a wrong path fails at once, not after the whole run.
+    handle = _open_results(out) if out else None
+    if progress:
+        progress(0, len(questions))
     try:
         for number, question in enumerate(questions, 1):
             line = score(question, ask(question.question), scores)

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from rag.citing import abstain, cite, render_sentence
 from rag.conversation import rewrite_followup
@@ -19,7 +20,7 @@ from rag.errors import UserError
 from rag.generators import Generator, GeneratorUnavailableError, make_generator
 from rag.language import detect_language
 from rag.retrieval.base import Retrieval
-from rag.retrieval.hybrid import MIN_RELEVANCE, HybridRetriever
+from rag.retrieval.hybrid import HybridRetriever
 from rag.settings import Settings
 from rag.store.index import Index, IndexNotFoundError
 from rag.store.versions import current_version
@@ -29,6 +30,8 @@ from rag.types import Answer, Hit
 MAX_QUESTION_CHARS = 2000
 #: Passages retrieved for the trace and for ``rag eval`` (the answer uses ``top_k``).
 RETRIEVED = 10
+#: Closest passages shown (by the CLI and the UI) when the answer abstains or the backend failed.
+CLOSEST_SHOWN = 3
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,9 @@ Event = Retrieved | Token | Done
 
 @dataclass(frozen=True)
 class _Snapshot:
+    #: What CURRENT named when this snapshot was opened. Not always ``index.folder``: when the
+    #: published version is damaged, ``Index.open`` falls back to an older one.
+    published: Path
     index: Index
     retriever: HybridRetriever
 
@@ -63,7 +69,9 @@ class Assistant:
         self.settings = settings
         self._embedder = embedder
         self._generator = generator
-        self._lock = threading.Lock()
+        # Held only while a version is opened, so that one thread opens it (hashing every
+        # file) while the others keep answering from the snapshot they have.
+        self._opening = threading.Lock()
         self._snapshot: _Snapshot | None = None
 
     @property
@@ -74,24 +82,38 @@ class Assistant:
 
     def snapshot(self) -> _Snapshot:
         """The current index version, re-opened if a newer one was published."""
-        with self._lock:
+        served = self._snapshot  # replaced whole, never changed: reading it needs no lock
+        if served is not None:
+            # While another thread opens the new version, keep answering from this one.
+            if served.published == current_version(self.settings.index_dir) or not self._opening.acquire(False):
+                return served
+        else:
+            self._opening.acquire()  # nothing to answer from yet: wait for the first open
+        try:
             published = current_version(self.settings.index_dir)
-            if self._snapshot is None or published != self._snapshot.index.folder:
-                index = Index.open(self.settings.index_dir)
-                built_with = index.manifest.embedder.get("name")
-                if built_with != self.embedder.name:
-                    raise UserError(
-                        f"The index was built with {built_with} but the settings name {self.embedder.name}: "
-                        "run `rag index` on your files to rebuild it."
-                    )
-                retriever = HybridRetriever(
-                    index,
-                    self.embedder,
-                    mode=self.settings.retrieval_mode,
-                    min_relevance=self.settings.min_relevance or MIN_RELEVANCE,
-                )
-                self._snapshot = _Snapshot(index, retriever)
-            return self._snapshot
+            served = self._snapshot  # it may have been opened while this thread waited
+            if served is None or served.published != published:
+                served = self._snapshot = self._open(published)
+            return served
+        finally:
+            self._opening.release()
+
+    def _open(self, published: Path | None) -> _Snapshot:
+        index = Index.open(self.settings.index_dir)
+        built_with = index.manifest.embedder.get("name")
+        if built_with != self.embedder.name:
+            index.close()
+            raise UserError(
+                f"The index was built with {built_with} but the settings name {self.embedder.name}: "
+                "run `rag index` on your files to rebuild it."
+            )
+        if published is None or index.folder.name > published.name:
+            # Index.open read CURRENT again: a version published meanwhile is what it opened.
+            published = index.folder
+        retriever = HybridRetriever(
+            index, self.embedder, mode=self.settings.retrieval_mode, min_relevance=self.settings.min_relevance
+        )
+        return _Snapshot(published, index, retriever)
 
     def _searchable(self) -> _Snapshot:
         """The current snapshot, if it holds anything to search."""
@@ -103,11 +125,14 @@ class Assistant:
         return snapshot
 
     def retrieve(self, query: str, k: int | None = None) -> Retrieval:
+        return self._retrieve(self._searchable(), query, k or self.settings.top_k)
+
+    def _retrieve(self, snapshot: _Snapshot, query: str, k: int) -> Retrieval:
         query = query.strip()
         if not query:
             raise UserError("The question is empty: type a question.")
         started = time.perf_counter()
-        retrieval = self._searchable().retriever.retrieve(query, k or self.settings.top_k)
+        retrieval = snapshot.retriever.retrieve(query, k)
         retrieval.timings["retrieval"] = time.perf_counter() - started
         return retrieval
 
@@ -127,7 +152,10 @@ class Assistant:
         return answer
 
     def stream(self, question: str, history: list[tuple[str, str]] | None = None) -> Iterator[Event]:
-        """Retrieve, generate and cite; yields ``Retrieved``, then ``Token``s, then ``Done``."""
+        """Retrieve, generate and cite; yields ``Retrieved``, then ``Token``s, then ``Done``.
+
+        The whole request reads one index snapshot, whatever is published meanwhile.
+        """
         started = time.perf_counter()
         question = question.strip()[:MAX_QUESTION_CHARS]
         if not question:
@@ -135,56 +163,88 @@ class Assistant:
         snapshot = self._searchable()
         language = detect_language(question, default=snapshot.retriever.corpus_languages[0])
         timings: dict[str, float] = {}
-        rewritten = self._rewrite(question, history or [], language, timings)
-        retrieval = self.retrieve(rewritten or question, max(self.settings.top_k, RETRIEVED))
+        rewritten, failure = self._rewrite(question, history or [], language, timings)
+        retrieval = self._retrieve(snapshot, rewritten or question, max(self.settings.top_k, RETRIEVED))
         timings.update(retrieval.timings)
         passages = retrieval.hits[: self.settings.top_k]
         yield Retrieved(passages, rewritten)
+        if failure is not None:
+            # The backend just failed or timed out on the rewrite: asking it again would make
+            # the user wait a second time for the same error.
+            yield Done(_failed(failure, question, language, retrieval, rewritten, timings, started))
+            return
         if not retrieval.relevant:
             yield Done(abstain(question, language, retrieval.hits, rewritten, timings, started))
             return
         pieces: list[str] = []
-        error = None
         generation_started = time.perf_counter()
         try:
             for piece in self.generator.generate(rewritten or question, passages, language):
                 pieces.append(piece)
                 yield Token(piece)
-        except GeneratorUnavailableError as failure:
-            error = str(failure)
-        timings["generation"] = time.perf_counter() - generation_started
-        if error:
-            answer = abstain(question, language, retrieval.hits, rewritten, timings, started)
-            yield Done(replace(answer, error=error, text=error))
+        except GeneratorUnavailableError as error:
+            timings["generation"] = time.perf_counter() - generation_started
+            yield Done(_failed(error, question, language, retrieval, rewritten, timings, started))
             return
+        timings["generation"] = time.perf_counter() - generation_started
+        yield Done(self._cited(question, language, "".join(pieces), passages, retrieval, rewritten, timings, started))
+
+    def _cited(
+        self,
+        question: str,
+        language: str,
+        text: str,
+        passages: list[Hit],
+        retrieval: Retrieval,
+        rewritten: str | None,
+        timings: dict[str, float],
+        started: float,
+    ) -> Answer:
+        """The generated ``text`` with every sentence checked against the passage it cites."""
         citing_started = time.perf_counter()
         languages = list(dict.fromkeys([language, *(h.language for h in passages if h.language != "und")]))
-        sentences, citations = cite("".join(pieces), passages, languages, self._verifier_embedder())
+        sentences, citations = cite(text, passages, languages, self._verifier_embedder())
         timings["citation"] = time.perf_counter() - citing_started
         if not any(s.verification != "unsupported" for s in sentences):
-            yield Done(abstain(question, language, retrieval.hits, rewritten, timings, started))
-            return
+            return abstain(question, language, retrieval.hits, rewritten, timings, started)
         timings["total"] = time.perf_counter() - started
-        text = " ".join(render_sentence(s) for s in sentences)
-        yield Done(
-            Answer(question, text, tuple(sentences), tuple(citations), tuple(retrieval.hits), False, rewritten, timings)
+        rendered = " ".join(render_sentence(s) for s in sentences)
+        return Answer(
+            question, rendered, tuple(sentences), tuple(citations), tuple(retrieval.hits), False, rewritten, timings
         )
 
     def _rewrite(
         self, question: str, history: list[tuple[str, str]], language: str, timings: dict[str, float]
-    ) -> str | None:
+    ) -> tuple[str | None, GeneratorUnavailableError | None]:
+        """(the standalone question, or None to search as asked; the backend's failure, if it failed)."""
         if not history:
-            return None
+            return None, None
         started = time.perf_counter()
+        failure = None
         try:
             rewritten = self.generator.rewrite(question, history, language)
-        except GeneratorUnavailableError:
-            rewritten = None
+        except GeneratorUnavailableError as error:
+            rewritten, failure = None, error
+        # Without the backend's rewrite, the built-in one still finds the right sources to show.
         rewritten = rewritten or rewrite_followup(question, history, language)
         timings["rewrite"] = time.perf_counter() - started
-        return rewritten if rewritten and rewritten != question else None
+        return (rewritten if rewritten and rewritten != question else None), failure
 
     def _verifier_embedder(self) -> Embedder | None:
         # Verifying by embedding similarity is only worth it where the model
         # understands the text; the lexical and fact checks always run.
         return self.embedder
+
+
+def _failed(
+    error: GeneratorUnavailableError,
+    question: str,
+    language: str,
+    retrieval: Retrieval,
+    rewritten: str | None,
+    timings: dict[str, float],
+    started: float,
+) -> Answer:
+    """The backend's one-line error as the answer, with the retrieved passages still shown."""
+    answer = abstain(question, language, retrieval.hits, rewritten, timings, started)
+    return replace(answer, error=str(error), text=str(error))

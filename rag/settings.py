@@ -11,18 +11,28 @@ and ``OPENAI_API_KEY`` are honoured for the LLM endpoint.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from rag.errors import UserError
 
 
 class SettingsError(UserError, ValueError):
     """A setting a user wrote is wrong; the message says which and how to fix it."""
+
+
+#: The choices of ``retrieval_mode`` (``rag.retrieval.hybrid`` reads them from here).
+RETRIEVAL_MODES = ("hybrid", "lexical", "dense")
+#: The choices of ``embedding_precision`` (``rag.embedders.sentence_transformer`` reads them from here).
+EMBEDDING_PRECISIONS = ("auto", "float32", "bfloat16")
+#: The default of ``min_relevance``: ``rag.retrieval.hybrid.MIN_RELEVANCE``, which explains the value.
+#: Mirrored rather than imported (hybrid imports the embedders, which import this module); a test keeps them equal.
+DEFAULT_MIN_RELEVANCE = 0.3
 
 
 @dataclass(frozen=True)
@@ -47,7 +57,7 @@ class Settings:
     top_k: int = 5
     # hybrid (default), lexical (BM25 only) or dense (embeddings only)
     retrieval_mode: str = "hybrid"
-    min_relevance: float = 0.0
+    min_relevance: float = DEFAULT_MIN_RELEVANCE
     generator: str = "extractive"
     llm_base_url: str = "http://127.0.0.1:11434/v1"
     llm_model: str = "llama3.1"
@@ -59,6 +69,12 @@ class Settings:
     auth_username: str = ""
     auth_password: str = ""
     max_queue: int = 32
+
+    def __post_init__(self) -> None:
+        # Checked on every construction (load, replace, code): a wrong value fails here, in
+        # one line, rather than as a crash or a silent fallback deep in a run.
+        _check_choices(self)
+        _check_ranges(self)
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -103,21 +119,79 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _coerce(name: str, value: Any) -> Any:
-    default = getattr(Settings(), name, None)
-    if name not in {f.name for f in fields(Settings)}:
+    defaults = {f.name: f.default for f in fields(Settings)}
+    if name not in defaults:
         raise SettingsError(f"Unknown setting {name!r}.")
-    try:
-        if isinstance(default, bool):
-            return value if isinstance(value, bool) else str(value).lower() in {"1", "true", "yes"}
-        if isinstance(default, Path):
-            return Path(value)
-        if isinstance(default, int):
-            return int(value)
-        if isinstance(default, float):
+    default = defaults[name]
+    if isinstance(default, bool):  # before int: a bool is an int
+        return value if isinstance(value, bool) else str(value).lower() in {"1", "true", "yes"}
+    if isinstance(default, Path):
+        return Path(value)
+    if isinstance(default, int):
+        return _whole_number(name, value)
+    if isinstance(default, float):
+        try:
             return float(value)
-        if isinstance(default, tuple):
-            items = value.split(",") if isinstance(value, str) else value
-            return tuple(str(item).strip() for item in items if str(item).strip())
-        return str(value)
+        except (TypeError, ValueError):
+            raise SettingsError(f"Setting {name} must be a number, not {value!r}.") from None
+    if isinstance(default, tuple):
+        items = value.split(",") if isinstance(value, str) else value
+        return tuple(str(item).strip() for item in items if str(item).strip())
+    return str(value)
+
+
+def _whole_number(name: str, value: Any) -> int:
+    # int() would turn 2.5 (from TOML) into 2 and True into 1 without a word.
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool | float):
+        raise SettingsError(f"Setting {name} must be a whole number, not {value!r}.")
+    try:
+        return int(value)
     except (TypeError, ValueError):
-        raise SettingsError(f"Setting {name} has an invalid value {value!r}.") from None
+        raise SettingsError(f"Setting {name} must be a whole number, not {value!r}.") from None
+
+
+def _refuse(name: str, allowed: str, value: Any) -> NoReturn:
+    raise SettingsError(f"Setting {name} must be {allowed}, not {value!r}.")
+
+
+def _check_choices(settings: Settings) -> None:
+    # The backends' tables are the lists of what exists; imported here because they import this module.
+    from rag.embedders import EMBEDDERS
+    from rag.generators import GENERATORS
+
+    choices = {
+        "retrieval_mode": RETRIEVAL_MODES,
+        "embedding_precision": EMBEDDING_PRECISIONS,
+        "generator": tuple(GENERATORS),
+        "embedding_backend": tuple(EMBEDDERS),
+    }
+    for name, allowed in choices.items():
+        value = getattr(settings, name)
+        if value not in allowed:
+            _refuse(name, f"one of {', '.join(allowed)}", value)
+    if not settings.embedding_model.strip():
+        _refuse("embedding_model", '"default", a model name or a model folder', settings.embedding_model)
+
+
+#: Counts that make no sense below one: a batch, a chunk, a file size, passages, queued requests.
+_AT_LEAST_ONE = ("embedding_batch_size", "chunk_max_tokens", "max_file_bytes", "top_k", "max_queue")
+_SECONDS = ("pdf_timeout_seconds", "llm_timeout_seconds")
+
+
+def _check_ranges(settings: Settings) -> None:
+    for name in _AT_LEAST_ONE:
+        if getattr(settings, name) < 1:
+            _refuse(name, "at least 1", getattr(settings, name))
+    for name in _SECONDS:
+        seconds = getattr(settings, name)
+        if not (math.isfinite(seconds) and seconds > 0):  # NaN compares false to everything
+            _refuse(name, "a number of seconds more than 0", seconds)
+    overlap, size = settings.chunk_overlap_tokens, settings.chunk_max_tokens
+    if not 0 <= overlap < size:
+        _refuse("chunk_overlap_tokens", f"at least 0 and less than chunk_max_tokens ({size})", overlap)
+    if not 0 <= settings.min_relevance <= 1:
+        _refuse("min_relevance", "between 0 and 1 (a share of the question's terms)", settings.min_relevance)
+    if not 1 <= settings.port <= 65535:
+        _refuse("port", "between 1 and 65535", settings.port)

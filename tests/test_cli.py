@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -110,3 +111,78 @@ def test_toml_settings_file_is_read(corpus: Path, env: dict[str, str], tmp_path:
     result = rag("index", str(corpus), "--json", env=environment, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "from-toml" / "CURRENT").exists()
+
+
+# Exit codes and what `rag ask` prints -------------------------------------------------------------
+
+ALIBABA = "Combien de personnes travaillaient dans le laboratoire quantique d’Alibaba ?"
+OFF_TOPIC = "Quelle est la capitale de l’Australie ?"
+
+
+@pytest.fixture
+def indexed(corpus: Path, env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    done = rag("index", str(corpus), env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_llm_down_prints_the_error_once_keeps_the_sources_and_fails(indexed: dict[str, str], tmp_path: Path) -> None:
+    down = {**indexed, "RAG_GENERATOR": "openai", "RAG_LLM_BASE_URL": f"http://127.0.0.1:{free_port()}/v1"}
+    result = rag("ask", ALIBABA, env=down, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.count("not reachable") == 1 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: The LLM server at") and "Traceback" not in result.stderr
+    assert "not reachable" not in result.stdout
+    assert "003_c00ce55952bfa148.txt" in result.stdout  # the retrieved sources are still shown
+    as_json = rag("ask", ALIBABA, "--json", env=down, cwd=tmp_path)
+    assert as_json.returncode == 2 and "not reachable" in json.loads(as_json.stdout)["error"]
+
+
+def _quotes(stdout: str) -> list[str]:
+    return [line.strip().removeprefix("« ").removesuffix(" »") for line in stdout.splitlines() if "« " in line]
+
+
+def test_abstention_shows_as_many_closest_passages_as_the_ui_cut_at_a_word(
+    indexed: dict[str, str], tmp_path: Path
+) -> None:
+    from rag.embedders.fake import HashingEmbedder
+    from rag.service import CLOSEST_SHOWN, Assistant
+    from rag.settings import Settings
+
+    result = rag("ask", OFF_TOPIC, env=indexed, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Closest passages:" in result.stdout
+    settings = Settings(index_dir=Path(indexed["RAG_INDEX_DIR"]), embedding_backend="fake")
+    hits = Assistant(settings, embedder=HashingEmbedder()).ask(OFF_TOPIC).hits[:CLOSEST_SHOWN]
+    quotes = _quotes(result.stdout)
+    assert len(quotes) == len(hits) == CLOSEST_SHOWN == 3
+    for quote, hit in zip(quotes, hits, strict=True):
+        whole = " ".join(hit.chunk.text.split())
+        assert quote.endswith("…") and len(quote) <= 301  # the seed passages are longer than a quote
+        kept = quote.removesuffix("…")
+        assert whole.startswith(kept) and whole[len(kept)] == " ", "cut in the middle of a word"
+
+
+def test_json_scores_are_rounded(indexed: dict[str, str], tmp_path: Path) -> None:
+    result = rag("ask", ALIBABA, "--json", env=indexed, cwd=tmp_path)
+    retrieved = json.loads(result.stdout)["retrieved"]
+    assert retrieved
+    for passage in retrieved:
+        assert passage["score"] == round(passage["score"], 4)
+        assert passage["relevance"] == round(passage["relevance"], 4)
+    assert any(len(str(passage["score"])) > 3 for passage in retrieved)  # rounded, not truncated to nothing
+
+
+def test_eval_into_a_missing_folder_fails_at_once_in_one_line(env: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "missing" / "results.jsonl"
+    # No index either: the output path is checked before any question is asked.
+    result = rag("eval", str(SEEDS / "qa.jsonl"), "--out", str(out), env=env, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1 and str(out.parent) in result.stderr and "does not exist" in result.stderr
+    assert not out.parent.exists()

@@ -6,8 +6,10 @@ OpenAI-compatible server in ``tests/llm_server.py``.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -16,8 +18,11 @@ from rag.embedders.fake import HashingEmbedder
 from rag.errors import UserError
 from rag.generators.openai_compatible import OpenAICompatibleGenerator
 from rag.indexer import index_paths
+from rag.retrieval.hybrid import MIN_RELEVANCE
 from rag.service import Assistant, Done, Retrieved, Token
 from rag.settings import Settings
+from rag.store.index import Index
+from tests.helpers import index_seeds
 from tests.llm_server import FakeLLMServer
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -155,3 +160,114 @@ def test_llm_rewrites_followups(settings: Settings, llm_server: FakeLLMServer) -
     answer = service.ask("Et combien y travaillaient ?", [("Alibaba ferme-t-il un laboratoire ?", "Oui [1].")])
     assert answer.rewritten_question == ALIBABA
     assert "30" in answer.text
+
+
+# Index versions, settings passed through, a failing LLM ----------------------------------------
+
+BREST_NOTE = "# Brest\n\nLe port de Brest a accueilli 4 200 escales de navires en 2022.\n"
+BREST = "Combien d'escales de navires le port de Brest a-t-il accueillies en 2022 ?"
+
+
+def flip_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def add_brest_note(corpus: Path, settings: Settings) -> None:
+    """Publish a new version that also holds a note on Brest."""
+    (corpus / "brest.md").write_text(BREST_NOTE, encoding="utf-8")
+    index_paths([corpus], settings, HashingEmbedder())
+
+
+def test_a_damaged_current_version_is_opened_once_not_on_every_question(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    corpus, settings = index_seeds(tmp_path)
+    add_brest_note(corpus, settings)
+    flip_byte(settings.index_dir / "v000002" / "vectors.faiss")
+    service = assistant(settings)
+    with caplog.at_level(logging.WARNING, logger="rag.store.index"):
+        answers = [service.ask(ALIBABA) for _ in range(3)]
+    assert all("30 personnes" in answer.text for answer in answers)  # from the intact v000001
+    fallbacks = [r for r in caplog.records if "using the previous version" in r.getMessage()]
+    assert len(fallbacks) == 1, "the damaged version was opened and hashed again"
+
+
+def test_a_question_keeps_the_version_it_started_with(tmp_path: Path, llm_server: FakeLLMServer) -> None:
+    corpus, settings = index_seeds(tmp_path)
+
+    def publish_while_rewriting(messages: list[dict[str, object]]) -> str:
+        if not (corpus / "brest.md").exists():  # the rewrite: a new version appears meanwhile
+            add_brest_note(corpus, settings)
+            return BREST
+        return "Le port de Brest a accueilli 4 200 escales de navires en 2022 [1]."
+
+    llm_server.script = publish_while_rewriting
+    service = assistant(settings, OpenAICompatibleGenerator(llm_server.url, "test-model", timeout=30))
+    answer = service.ask("Et combien d'escales ?", [("Parle-moi du port de Brest.", "Je ne sais pas.")])
+    assert answer.rewritten_question == BREST
+    assert not any(hit.source.endswith("brest.md") for hit in answer.hits)
+    assert any(hit.source.endswith("brest.md") for hit in service.ask(BREST).hits)  # the next one sees it
+
+
+def test_opening_a_new_version_does_not_make_other_questions_wait(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus, settings = index_seeds(tmp_path)
+    service = assistant(settings)
+    serving = service.snapshot()
+    add_brest_note(corpus, settings)
+    real_open = Index.open
+    opened: list[Path] = []
+    opening, release = threading.Event(), threading.Event()
+
+    def slow_open(index_dir: Path, verify: bool = True) -> Index:
+        opened.append(index_dir)
+        opening.set()
+        release.wait(30)  # a large index takes a while to hash and load
+        return real_open(index_dir, verify)
+
+    monkeypatch.setattr(Index, "open", slow_open)
+    reopening = threading.Thread(target=service.snapshot)
+    reopening.start()
+    assert opening.wait(30)
+    meanwhile: list[object] = []
+    reader = threading.Thread(target=lambda: meanwhile.append(service.snapshot()))
+    reader.start()
+    reader.join(5)
+    try:
+        assert not reader.is_alive(), "a question waited for the new version to be opened"
+        assert meanwhile == [serving]  # it kept answering from the version it had
+    finally:
+        release.set()
+        reopening.join(30)
+        reader.join(30)
+    assert len(opened) == 1
+    assert service.snapshot() is not serving and service.snapshot().index.folder.name == "v000002"
+
+
+def test_min_relevance_zero_is_kept_not_replaced_by_the_default(settings: Settings) -> None:
+    # Lexical only: the fake embedder's similarities would make anything look relevant.
+    lexical = settings.replace(retrieval_mode="lexical")
+    off_topic = "Qui a gagné la coupe du monde de rugby ?"  # a passage holds a quarter of its terms
+    assert not assistant(lexical).retrieve(off_topic).relevant
+    assert assistant(lexical.replace(min_relevance=0.0)).retrieve(off_topic).relevant
+    assert assistant(lexical.replace(min_relevance=0.2)).retrieve(off_topic).relevant
+
+
+def test_the_default_min_relevance_is_the_retrievers(settings: Settings) -> None:
+    assert Settings().min_relevance == Settings.load(env={}).min_relevance == MIN_RELEVANCE == 0.3
+
+
+def test_a_hung_llm_costs_one_timeout_even_with_history(settings: Settings, llm_server: FakeLLMServer) -> None:
+    llm_server.delay_seconds = 3.0
+    service = assistant(settings, OpenAICompatibleGenerator(llm_server.url, "test-model", timeout=0.5))
+    history = [("Quel laboratoire Alibaba a-t-il fermé ?", "Son laboratoire de calcul quantique [1].")]
+    events = list(service.stream("Et combien de personnes y travaillaient ?", history))
+    assert len(llm_server.requests) == 1, "the answer waited for the hung server a second time"
+    assert isinstance(events[0], Retrieved) and events[0].passages
+    done = events[-1]
+    assert isinstance(done, Done) and done.answer.error
+    assert "did not answer within 0.5 s" in done.answer.error and "\n" not in done.answer.error
+    assert done.answer.hits[0].source.endswith("003_c00ce55952bfa148.txt")  # searched with the built-in rewrite

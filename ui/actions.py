@@ -7,6 +7,7 @@ answers already in flight finish with the one they started with.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -20,10 +21,17 @@ from rag.indexer import Progress, remove_document
 from rag.service import Assistant
 from rag.settings import Settings
 from rag.store.index import IndexNotFoundError
-from ui.render import document_choice, render_documents, render_outcome, render_upload_results
+from rag.store.manifest import IndexCorruptError
+from ui.render import document_choice, render_documents, render_error, render_outcome, render_upload_results
 from ui.uploads import delete_uploaded_copies, index_uploads
 
+log = logging.getLogger(__name__)
+
 MAX_TOP_K = 20
+DAMAGED = (
+    "The index is damaged and no earlier version of it is intact: index your documents again "
+    "(upload them below, or run `rag index PATH`)."
+)
 _STAGES = {"reading": ("Reading files", "files"), "embedding": ("Embedding passages", "passages")}
 
 
@@ -45,16 +53,22 @@ class AssistantHolder:
             self._assistant = Assistant(settings, embedder=self._assistant.embedder, generator=generator)
 
 
-def _documents(settings: Settings) -> list[DocumentInfo]:
+def _documents(settings: Settings) -> list[DocumentInfo] | None:
+    """The indexed documents; None when no version of the index is intact."""
     try:
         return list_documents(settings.index_dir)
     except IndexNotFoundError:
         return []
+    except IndexCorruptError as error:
+        log.warning("%s", error)  # which file is damaged, for whoever runs the app
+        return None
 
 
 def documents_view(holder: AssistantHolder) -> tuple[str, Any]:
     """The documents table and the removal dropdown's choices, fresh from the index."""
     documents = _documents(holder.current.settings)
+    if documents is None:
+        return render_error(DAMAGED), gr.Dropdown(choices=[], value=None)
     choices = [document_choice(d) for d in sorted(documents, key=lambda d: d.title.casefold())]
     return render_documents(documents), gr.Dropdown(choices=choices, value=None)
 
@@ -86,7 +100,7 @@ def remove(holder: AssistantHolder, doc_id: str | None) -> tuple[Any, ...]:
     settings = holder.current.settings
     if not doc_id:
         return (render_outcome(False, "Choose a document to remove."), *documents_view(holder))
-    title = next((d.title for d in _documents(settings) if d.doc_id == doc_id), "The document")
+    title = next((d.title for d in _documents(settings) or [] if d.doc_id == doc_id), "The document")
     try:
         report = remove_document(doc_id, settings)
     except UserError as error:
@@ -114,15 +128,15 @@ def settings_form(holder: AssistantHolder) -> tuple[Any, ...]:
 def save_settings(holder: AssistantHolder, backend: str, base_url: str, model: str, api_key: str, top_k: float) -> str:
     """Check the chosen backend and, only if it works, use it from the next question on."""
     passages = max(1, min(MAX_TOP_K, int(top_k or 1)))
-    # Settings.replace ignores None: an empty field keeps the current value.
-    settings = holder.current.settings.replace(
-        generator=backend,
-        llm_base_url=base_url.strip() or None,
-        llm_model=model.strip() or None,
-        llm_api_key=api_key.strip() or None,
-        top_k=passages,
-    )
     try:
+        # Settings.replace ignores None: an empty field keeps the current value.
+        settings = holder.current.settings.replace(
+            generator=backend,
+            llm_base_url=base_url.strip() or None,
+            llm_model=model.strip() or None,
+            llm_api_key=api_key.strip() or None,
+            top_k=passages,
+        )
         generator = make_generator(settings)
         check: Callable[[], str] | None = getattr(generator, "check", None)
         status = check() if check else "Offline extractive answers: no server needed."

@@ -18,11 +18,10 @@ from pathlib import Path
 from rag.catalog import DocumentInfo
 from rag.citations import strip_remote_content
 from rag.language import detect_language
+from rag.service import CLOSEST_SHOWN
 from rag.types import Answer, Citation, Hit, Sentence, Verification
 from ui.uploads import UploadResult
 
-#: Passages shown under "Closest passages" when the assistant abstains.
-CLOSEST_SHOWN = 3
 #: Characters of each retrieved passage quoted in the trace.
 TRACE_SNIPPET_CHARS = 140
 

@@ -29,6 +29,7 @@ from rag.retrieval.base import Retrieval
 from rag.retrieval.bm25 import BM25Retriever
 from rag.retrieval.dense import DenseRetriever
 from rag.retrieval.salience import common_terms
+from rag.settings import RETRIEVAL_MODES, SettingsError
 from rag.store.index import Index
 from rag.types import Chunk, Document, Hit
 
@@ -55,7 +56,8 @@ CHAR_SHARE = 0.5
 #: in the chunk. 0.1 to 0.3 give the same figures on PIAF dev.
 DOCUMENT_PRIOR = 0.2
 
-MODES = ("hybrid", "lexical", "dense")
+#: What ``mode`` may be; listed with the settings so they are checked when loaded.
+MODES = RETRIEVAL_MODES
 #: Share of the shorter passage two hits of one document may share before the lower one is dropped.
 NEAR_DUPLICATE = 0.5
 #: Word-set similarity (Jaccard) above which two passages are the same text.
@@ -109,6 +111,8 @@ class HybridRetriever:
     def __init__(
         self, index: Index, embedder: Embedder, mode: str = "hybrid", min_relevance: float = MIN_RELEVANCE
     ) -> None:
+        if mode not in MODES:  # an unknown mode would silently run as hybrid
+            raise SettingsError(f"Setting retrieval_mode must be one of {', '.join(MODES)}, not {mode!r}.")
         self.index = index
         self.mode = mode
         self.min_relevance = min_relevance
