@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +66,21 @@ def test_the_lean_loader_computes_what_sentence_transformers_computes() -> None:
     theirs = reference.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
     assert np.abs(ours - theirs).max() < 1e-5
     assert lean.max_seq_length == reference.max_seq_length and lean.dimension == 384
+    french = "L’équipe a publié plus de 100 articles de recherche, créé la Deep Graph Library (DGL)… " * 3
+    for text in [*TEXTS, french, "x " * 400, ""]:
+        assert lean.count_tokens(text) == len(reference.tokenizer.encode(text, add_special_tokens=False))
+
+
+@pytest.mark.slow
+def test_a_query_is_embedded_without_importing_transformers_or_sentence_transformers() -> None:
+    # Importing them costs about two seconds of the first English question.
+    script = (
+        "import sys; from rag.embedders.sentence_transformer import SentenceTransformerEmbedder; "
+        "SentenceTransformerEmbedder().embed_query('How many people worked there?'); "
+        "print(sorted(m for m in ('transformers', 'sentence_transformers', 'sklearn') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
 
 
 def test_other_layouts_go_through_sentence_transformers(tmp_path: Path) -> None:

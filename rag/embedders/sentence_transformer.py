@@ -17,6 +17,7 @@ import numpy as np
 from rag.embedders.base import Vectors
 from rag.embedders.mean_pooled import MeanPooledModel, plain_layout
 from rag.errors import UserError
+from rag.settings import EMBEDDING_PRECISIONS, SettingsError
 
 # Models whose training data we know; anything else is assumed multilingual
 # only if its name says so (see ``guess_languages``).
@@ -30,7 +31,7 @@ class ModelNotFoundError(UserError):
     pass
 
 
-PRECISIONS = ("auto", "float32", "bfloat16")
+PRECISIONS = EMBEDDING_PRECISIONS
 
 
 def native_bfloat16() -> bool:
@@ -48,7 +49,7 @@ def native_bfloat16() -> bool:
 
 def use_bfloat16(precision: str) -> bool:
     if precision not in PRECISIONS:
-        raise UserError(f"embedding_precision must be one of {', '.join(PRECISIONS)}, not {precision!r}.")
+        raise SettingsError(f"Setting embedding_precision must be one of {', '.join(PRECISIONS)}, not {precision!r}.")
     return precision == "bfloat16" or (precision == "auto" and native_bfloat16())
 
 
@@ -85,16 +86,26 @@ class _SentenceTransformerModel:
     def __init__(self, target: str) -> None:
         from sentence_transformers import SentenceTransformer
 
+        _quiet_transformers()
         self._model = SentenceTransformer(target, device="cpu")
-        self.tokenizer = self._model.tokenizer
+        self._tokenizer = self._model.tokenizer
         self.dimension = int(self._model.get_embedding_dimension() or 0)
         self.max_seq_length = int(self._model.max_seq_length or 256)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokenizer.encode(text, add_special_tokens=False))
 
     def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
         vectors = self._model.encode(
             texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )
         return np.asarray(vectors, dtype=np.float32)
+
+
+def _quiet_transformers() -> None:
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
 
 
 def _load(target: str) -> MeanPooledModel | _SentenceTransformerModel:
@@ -113,15 +124,14 @@ class SentenceTransformerEmbedder:
         languages: tuple[str, ...] = (),
         precision: str = "auto",
     ) -> None:
+        if batch_size < 1:  # checked before the model loads, and range() would refuse a step of 0 anyway
+            raise SettingsError(f"Setting embedding_batch_size must be at least 1, not {batch_size!r}.")
         bfloat16 = use_bfloat16(precision)
         # Offline always: a missing model is a clear error, never a download attempt.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        from transformers.utils import logging as transformers_logging
-
-        transformers_logging.disable_progress_bar()
 
         self.name, target = resolve_model(model)
         try:
@@ -135,7 +145,6 @@ class SentenceTransformerEmbedder:
         self.max_tokens = self._model.max_seq_length - 2  # [CLS] and [SEP]
         self.languages = frozenset(languages) if languages else guess_languages(self.name)
         self.batch_size = batch_size
-        self._tokenizer = self._model.tokenizer
         # Autocast rather than bfloat16 weights: matrix products run in bfloat16,
         # layer norms and the pooling stay in float32, so vectors keep a cosine
         # above 0.9999 to float32 ones and indexes built either way mix safely.
@@ -152,7 +161,7 @@ class SentenceTransformerEmbedder:
             yield
 
     def count_tokens(self, text: str) -> int:
-        return len(self._tokenizer.encode(text, add_special_tokens=False))
+        return int(self._model.count_tokens(text))
 
     def embed_documents(self, texts: list[str]) -> Vectors:
         if not texts:
