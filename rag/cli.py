@@ -30,6 +30,15 @@ def _display(path: str) -> str:
     return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in path)
 
 
+def _shown(text: str) -> str:
+    """Document text, titles and server messages with their control characters made visible.
+
+    A document (or an LLM server) could otherwise move the cursor, rewrite what the
+    terminal shows or set its title with escape sequences; line breaks and tabs stay.
+    """
+    return "".join(ch if ch.isprintable() or ch in "\n\t" else ascii(ch)[1:-1] for ch in text)
+
+
 def _progress_bar() -> Any:
     from tqdm import tqdm
 
@@ -91,7 +100,7 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
     if not documents:
         print("The index is empty.")
     for d in documents:
-        print(f"{d.title}\n    {d.date or 'no date'} · {d.chunks} chunks · {_display(d.path)}")
+        print(f"{_shown(d.title)}\n    {d.date or 'no date'} · {d.chunks} chunks · {_display(d.path)}")
         for alias in d.paths[1:]:
             print(f"    same content: {_display(alias)}")
     return OK
@@ -144,7 +153,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     else:
         _print_answer(answer)
     if answer.error:  # the answer backend failed: its one-line error is the answer
-        print(f"error: {answer.error}", file=sys.stderr)
+        print(f"error: {_shown(answer.error)}", file=sys.stderr)
         return USER_ERROR
     return OK
 
@@ -154,7 +163,7 @@ def _print_answer(answer: Answer) -> None:
     from rag.service import CLOSEST_SHOWN
 
     if not answer.error:
-        print(answer.text)
+        print(_shown(answer.text))
     cited = {c.n: c for c in answer.citations}
     if answer.abstained:
         shown = list(enumerate(answer.hits[:CLOSEST_SHOWN], 1))
@@ -167,8 +176,8 @@ def _print_answer(answer: Answer) -> None:
         citation = cited.get(n)
         quote = " ".join(citation.span_text.split()) if citation else _excerpt(hit.chunk.text)
         mark = f" ({citation.verification})" if citation and citation.verification != "supported" else ""
-        print(f"[{n}] {hit.title} ({hit.date or 'no date'}) — {_where(hit)}")
-        print(f"    « {quote} »{mark}")
+        print(f"[{n}] {_shown(hit.title)} ({hit.date or 'no date'}) — {_where(hit)}")
+        print(f"    « {_shown(quote)} »{mark}")
 
 
 def _where(hit: Hit) -> str:

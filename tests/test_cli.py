@@ -186,3 +186,18 @@ def test_eval_into_a_missing_folder_fails_at_once_in_one_line(env: dict[str, str
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1 and str(out.parent) in result.stderr and "does not exist" in result.stderr
     assert not out.parent.exists()
+
+
+def test_terminal_escapes_in_a_document_are_shown_never_run(env: dict[str, str], tmp_path: Path) -> None:
+    # A title that would set the terminal's title, text that would clear the screen.
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "trap.txt").write_text(
+        "Le phare \x1b]0;pwned\x07de Kerbrat\n\nLe phare de Kerbrat mesure 42 mètres.\x1b[2J Il domine la baie.\n"
+    )
+    assert rag("index", str(folder), env=env, cwd=tmp_path).returncode == 0
+    for args in (("sources",), ("ask", "Combien mesure le phare de Kerbrat ?")):
+        shown = rag(*args, env=env, cwd=tmp_path)
+        assert shown.returncode == 0, shown.stderr
+        assert "\x1b" not in shown.stdout and "\x07" not in shown.stdout
+        assert "\\x1b" in shown.stdout and "Kerbrat" in shown.stdout
