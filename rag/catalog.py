@@ -66,7 +66,7 @@ def _documents_in(folder: Path) -> list[DocumentInfo]:
             paths.setdefault(source.doc_id, []).append(source.path)
         return [
             DocumentInfo(d.id, d.title, d.date, tuple(paths.get(d.id, [d.path])), counts.get(d.id, 0), d.language)
-            for d in docstore.documents()
+            for d in docstore.document_metadata()
         ]
     except sqlite3.Error as error:  # only a forged manifest lets an unreadable docstore get this far
         raise IndexCorruptError(f"{path} is unreadable ({error})") from None

@@ -8,10 +8,9 @@ from rag.citations import keep_valid, parse_answer
 from rag.embedders import Embedder
 from rag.generators.prompt import NOT_FOUND, not_found_sentence
 from rag.textnorm import normalise
-from rag.types import Answer, Citation, Hit, Sentence, Verification
+from rag.types import VERIFICATION_STRENGTH, Answer, Citation, Hit, Sentence, Verification
 from rag.verify import best_support
 
-_STRENGTH: dict[Verification, int] = {"supported": 2, "weak": 1, "unsupported": 0}
 _NOT_FOUND = {normalise(sentence).rstrip(".") for sentence in NOT_FOUND.values()}
 
 
@@ -36,7 +35,7 @@ def cite(
         numbers = keep_valid(parsed.numbers, len(hits))
         supports = best_support(parsed.text, list(numbers), hits, languages, embedder)
         verdicts: list[Verification] = [s.verdict for _, s in supports]
-        verdict: Verification = max(verdicts, key=_STRENGTH.__getitem__, default="unsupported")
+        verdict: Verification = max(verdicts, key=VERIFICATION_STRENGTH.__getitem__, default="unsupported")
         for n, support in supports:
             key = (n, support.start, support.end)
             if key not in citations:

@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from rag.errors import UserError
+from rag.service import RETRIEVED
 from rag.textnorm import normalise
 from rag.types import Answer, Hit
-
-RETRIEVED = 10
 
 
 @dataclass(frozen=True)

@@ -32,16 +32,19 @@ from rag.scan import (
 )
 from rag.settings import Settings
 from rag.store.docstore import StoredChunk
-from rag.store.index import Index, IndexContents, IndexNotFoundError, write_version
+from rag.store.index import DOCUMENT_INDEX_VERSION, Index, IndexContents, IndexNotFoundError, write_version
 from rag.store.manifest import Manifest
 from rag.store.versions import writer_lock
 from rag.types import Document, Skipped
 
-# Bump when the chunker's or the analyzer's output changes for the same input:
-# it forces a rebuild (chunking) or a re-tokenisation (analysis).
+# Bump when the chunker's output changes for the same input: it forces a rebuild.
+# (The analyzer's output has its own ANALYSIS_VERSION, in rag.retrieval.analysis.)
 CHUNKER_VERSION = 1
 
-EMBED_BATCH = 64
+# Texts handed to the embedder per call: the progress bar moves after each call.
+# Not `embedding_batch_size`, the model's forward-pass size (what bounds memory and
+# padding): the embedder splits each call into passes of that size.
+TEXTS_PER_EMBED_CALL = 64
 
 MODEL_CHANGED = "Embedding model changed"
 
@@ -121,7 +124,7 @@ def index_paths(
         emb_info, chunk_info = embedder_info(settings, embedder), chunking_info(settings)
         # The sub-word and document indexes are part of the lexical layout: an
         # index without them is re-tokenised (nothing is re-embedded).
-        lexical_info = {"analyzer": ANALYSIS_VERSION, "char_grams": CHAR_GRAM, "documents": 2}
+        lexical_info = {"analyzer": ANALYSIS_VERSION, "char_grams": CHAR_GRAM, "documents": DOCUMENT_INDEX_VERSION}
         stale: set[str] = set()
         if previous is not None:
             report.rebuilt = _rebuild_reason(previous.manifest, emb_info, chunk_info, lexical_info)
@@ -225,8 +228,8 @@ def _embed_missing(state: IndexState, embedder: Embedder, progress: Progress | N
                 todo[stored.hash] = embed_text(document, stored.chunk.text)
     # Similar lengths in a batch keep padding, hence wasted work, small.
     ordered = sorted(todo.items(), key=lambda item: len(item[1]))
-    for start in range(0, len(ordered), EMBED_BATCH):
-        batch = ordered[start : start + EMBED_BATCH]
+    for start in range(0, len(ordered), TEXTS_PER_EMBED_CALL):
+        batch = ordered[start : start + TEXTS_PER_EMBED_CALL]
         vectors = embedder.embed_documents([text for _, text in batch])
         for (key, _), vector in zip(batch, vectors, strict=True):
             state.vectors[key] = vector

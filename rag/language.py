@@ -26,8 +26,6 @@ _ENGLISH = frozenset(
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 _ELISION = re.compile(r"\b[cdjlmnst]['’]|\bqu['’]", re.IGNORECASE)
 
-SUPPORTED = ("fr", "en")
-
 
 def detect_language(text: str, default: str = "und") -> str:
     """Return ``"fr"``, ``"en"`` or ``default`` when the text gives no signal."""

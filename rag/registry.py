@@ -8,11 +8,16 @@ from typing import TypeVar
 from rag.settings import Settings, SettingsError
 
 T = TypeVar("T")
+Entry = TypeVar("Entry")
+
+
+def choose(table: dict[str, Entry], name: str, role: str) -> Entry:
+    """The table's entry for ``name``, or a one-line error listing what exists."""
+    try:
+        return table[name]
+    except KeyError:
+        raise SettingsError(f"Unknown {role} {name!r}; choose one of {', '.join(table)}.") from None
 
 
 def build(table: dict[str, Callable[[Settings], T]], name: str, role: str, settings: Settings) -> T:
-    try:
-        factory = table[name]
-    except KeyError:
-        raise SettingsError(f"Unknown {role} {name!r}; choose one of {', '.join(table)}.") from None
-    return factory(settings)
+    return choose(table, name, role)(settings)

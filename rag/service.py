@@ -203,7 +203,9 @@ class Assistant:
         """The generated ``text`` with every sentence checked against the passage it cites."""
         citing_started = time.perf_counter()
         languages = list(dict.fromkeys([language, *(h.language for h in passages if h.language != "und")]))
-        sentences, citations = cite(text, passages, languages, self._verifier_embedder())
+        # The verifier compares embeddings only where the model reads every language
+        # involved (rag.verify); its lexical and fact checks always run.
+        sentences, citations = cite(text, passages, languages, self.embedder)
         timings["citation"] = time.perf_counter() - citing_started
         if not any(s.verification != "unsupported" for s in sentences):
             return abstain(question, language, retrieval.hits, rewritten, timings, started)
@@ -229,11 +231,6 @@ class Assistant:
         rewritten = rewritten or rewrite_followup(question, history, language)
         timings["rewrite"] = time.perf_counter() - started
         return (rewritten if rewritten and rewritten != question else None), failure
-
-    def _verifier_embedder(self) -> Embedder | None:
-        # Verifying by embedding similarity is only worth it where the model
-        # understands the text; the lexical and fact checks always run.
-        return self.embedder
 
 
 def _failed(

@@ -123,8 +123,6 @@ def _coerce(name: str, value: Any) -> Any:
     if name not in defaults:
         raise SettingsError(f"Unknown setting {name!r}.")
     default = defaults[name]
-    if isinstance(default, bool):  # before int: a bool is an int
-        return value if isinstance(value, bool) else str(value).lower() in {"1", "true", "yes"}
     if isinstance(default, Path):
         return Path(value)
     if isinstance(default, int):

@@ -6,6 +6,7 @@ cannot be changed behind its back; LangChain objects only appear at the edges.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -82,6 +83,8 @@ class Hit:
 
 
 Verification = Literal["supported", "weak", "unsupported"]
+#: How strong each verdict is, to pick the stronger of two.
+VERIFICATION_STRENGTH: Mapping[Verification, int] = {"supported": 2, "weak": 1, "unsupported": 0}
 
 
 @dataclass(frozen=True)

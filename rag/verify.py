@@ -19,7 +19,7 @@ from rag.embedders import Embedder
 from rag.ingest.chunk import sentence_spans
 from rag.retrieval.analysis import analyze
 from rag.textnorm import normalise
-from rag.types import Hit, Verification
+from rag.types import VERIFICATION_STRENGTH, Hit, Verification
 
 SUPPORTED_OVERLAP = 0.6
 WEAK_OVERLAP = 0.3
@@ -87,9 +87,6 @@ def verify(sentence: str, hit: Hit, languages: list[str], embedder: Embedder | N
     return Support(verdict, start, end, overlap, missing)
 
 
-_RANK: dict[Verification, int] = {"supported": 2, "weak": 1, "unsupported": 0}
-
-
 def best_support(
     sentence: str, cited: list[int], hits: list[Hit], languages: list[str], embedder: Embedder | None = None
 ) -> list[tuple[int, Support]]:
@@ -102,7 +99,7 @@ def best_support(
     if any(s.verdict != "unsupported" for _, s in checked):
         return [(n, s) for n, s in checked if s.verdict != "unsupported"]
     others = [(n, verify(sentence, hit, languages, embedder)) for n, hit in enumerate(hits, 1) if n not in cited]
-    repaired = sorted(others, key=lambda pair: (-_RANK[pair[1].verdict], -pair[1].overlap))
+    repaired = sorted(others, key=lambda pair: (-VERIFICATION_STRENGTH[pair[1].verdict], -pair[1].overlap))
     if repaired and repaired[0][1].verdict != "unsupported":
         return [repaired[0]]
     return checked

@@ -52,8 +52,8 @@ def test_extractive_answer_gives_the_key_fact_with_a_true_citation(settings: Set
     first = answer.citations[0]
     assert first.hit.source.endswith("003_c00ce55952bfa148.txt")
     assert first.verification == "supported" and "30 personnes" in first.span_text
-    document = assistant(settings).snapshot().retriever.document(first.hit.chunk.doc_id)
-    assert document.text[first.start : first.end] == first.span_text
+    document = assistant(settings).snapshot().index.docstore.document(first.hit.chunk.doc_id)
+    assert document is not None and document.text[first.start : first.end] == first.span_text
 
 
 def test_question_outside_the_documents_abstains_and_shows_closest_passages(settings: Settings) -> None:

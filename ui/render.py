@@ -19,14 +19,13 @@ from rag.catalog import DocumentInfo
 from rag.citations import strip_remote_content
 from rag.language import detect_language
 from rag.service import CLOSEST_SHOWN
-from rag.types import Answer, Citation, Hit, Sentence, Verification
+from rag.types import VERIFICATION_STRENGTH, Answer, Citation, Hit, Sentence, Verification
 from ui.uploads import UploadResult
 
 #: Characters of each retrieved passage quoted in the trace.
 TRACE_SNIPPET_CHARS = 140
 
 _FLAG_LABELS: dict[Verification, str] = {"weak": "weak support", "unsupported": "not supported"}
-_STRENGTH: dict[Verification, int] = {"supported": 2, "weak": 1, "unsupported": 0}
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 
 
@@ -143,7 +142,7 @@ def highlight(passage: str, spans: Iterable[tuple[int, int, Verification]]) -> s
 
 
 def _stronger(a: Verification, b: Verification) -> Verification:
-    return a if _STRENGTH[a] >= _STRENGTH[b] else b
+    return a if VERIFICATION_STRENGTH[a] >= VERIFICATION_STRENGTH[b] else b
 
 
 def _paragraphs(escaped: str) -> str:

@@ -25,7 +25,7 @@ from typing import Literal
 from rag.discover import normalise
 from rag.embedders import Embedder
 from rag.indexer import Progress, index_paths
-from rag.ingest import SUPPORTED_EXTENSIONS
+from rag.ingest import SUPPORTED_EXTENSIONS, too_big_reason
 from rag.settings import Settings
 
 UPLOADS = "uploads"
@@ -38,7 +38,6 @@ _WINDOWS_DEVICES = frozenset(
 )
 # Letters and digits of any script, and a little punctuation common in article titles.
 _UNSAFE = re.compile(r"[^\w .,()+&@'’-]")
-_MB = 1024 * 1024
 
 Status = Literal["indexed", "updated", "unchanged", "skipped"]
 
@@ -85,10 +84,6 @@ def _unique(name: str, taken: set[str]) -> str:
     return candidate
 
 
-def _size_problem(size: int, limit: int) -> str:
-    return f"file is {size / _MB:.1f} MB, above the {limit / _MB:.1f} MB limit (max_file_bytes)"
-
-
 class _TooBigError(Exception):
     pass
 
@@ -102,7 +97,7 @@ def _copy(source: Path, target: Path, limit: int) -> None:
             while block := reader.read(1 << 20):
                 copied += len(block)
                 if copied > limit:  # it grew since it was measured
-                    raise _TooBigError(_size_problem(copied, limit))
+                    raise _TooBigError(too_big_reason(copied, limit))
                 writer.write(block)
         os.replace(partial, target)
     finally:
@@ -162,7 +157,7 @@ def _check(source: Path, limit: int) -> str | None:
     if not stat.S_ISREG(info.st_mode):
         return "not a regular file"
     if info.st_size > limit:
-        return _size_problem(info.st_size, limit)
+        return too_big_reason(info.st_size, limit)
     return None
 
 

@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from rag.embedders.base import Embedder, Vectors
-from rag.registry import build
+from rag.registry import choose
 from rag.settings import Settings
 
 
-def _sentence_transformers(settings: Settings) -> Embedder:
+@dataclass(frozen=True)
+class EmbedderBackend:
+    """How to load one backend, and what it will report, known without loading it.
+
+    The name and languages are needed before anything is embedded (to check an
+    index's manifest, to weigh a French question's dense vote at zero), and a
+    run that embeds nothing must not pay for loading the model.
+    """
+
+    load: Callable[[Settings], Embedder]
+    #: The name the loaded embedder will report.
+    name: Callable[[Settings], str]
+    #: The languages the loaded embedder will report, from its name, unless the settings list them.
+    languages: Callable[[str], frozenset[str]]
+
+
+def _load_sentence_transformers(settings: Settings) -> Embedder:
     from rag.embedders.sentence_transformer import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder(
@@ -20,29 +37,54 @@ def _sentence_transformers(settings: Settings) -> Embedder:
     )
 
 
-def _fake(settings: Settings) -> Embedder:
+def _sentence_transformers_name(settings: Settings) -> str:
+    from rag.embedders.sentence_transformer import resolve_model
+
+    return resolve_model(settings.embedding_model)[0]
+
+
+def _sentence_transformers_languages(name: str) -> frozenset[str]:
+    from rag.embedders.sentence_transformer import guess_languages
+
+    return guess_languages(name)
+
+
+def _load_fake(settings: Settings) -> Embedder:
     from rag.embedders.fake import HashingEmbedder
 
     return HashingEmbedder()
 
 
-EMBEDDERS: dict[str, Callable[[Settings], Embedder]] = {
-    "sentence-transformers": _sentence_transformers,
-    "fake": _fake,
+def _fake_name(settings: Settings) -> str:
+    # The fake has no weights: building one costs nothing.
+    return _load_fake(settings).name
+
+
+def _fake_languages(name: str) -> frozenset[str]:
+    from rag.embedders.fake import HashingEmbedder
+
+    return HashingEmbedder.languages
+
+
+EMBEDDERS: dict[str, EmbedderBackend] = {
+    "sentence-transformers": EmbedderBackend(
+        _load_sentence_transformers, _sentence_transformers_name, _sentence_transformers_languages
+    ),
+    "fake": EmbedderBackend(_load_fake, _fake_name, _fake_languages),
 }
 
 
+def _backend(settings: Settings) -> EmbedderBackend:
+    return choose(EMBEDDERS, settings.embedding_backend, "embedding backend")
+
+
 def make_embedder(settings: Settings) -> Embedder:
-    return build(EMBEDDERS, settings.embedding_backend, "embedding backend", settings)
+    return _backend(settings).load(settings)
 
 
 def embedder_name(settings: Settings) -> str:
     """The name an embedder will report, known without loading its weights."""
-    if settings.embedding_backend == "sentence-transformers":
-        from rag.embedders.sentence_transformer import resolve_model
-
-        return resolve_model(settings.embedding_model)[0]
-    return make_embedder(settings).name
+    return _backend(settings).name(settings)
 
 
 class LazyEmbedder:
@@ -73,11 +115,7 @@ class LazyEmbedder:
         # (its dense vote is zero), which keeps `rag ask` cold starts short.
         if self._settings.embedding_languages:
             return frozenset(self._settings.embedding_languages)
-        if self._settings.embedding_backend == "sentence-transformers":
-            from rag.embedders.sentence_transformer import guess_languages
-
-            return guess_languages(self.name)
-        return self.model.languages
+        return _backend(self._settings).languages(self.name)
 
     def count_tokens(self, text: str) -> int:
         return self.model.count_tokens(text)
@@ -89,4 +127,12 @@ class LazyEmbedder:
         return self.model.embed_query(text)
 
 
-__all__ = ["EMBEDDERS", "Embedder", "LazyEmbedder", "Vectors", "embedder_name", "make_embedder"]
+__all__ = [
+    "EMBEDDERS",
+    "Embedder",
+    "EmbedderBackend",
+    "LazyEmbedder",
+    "Vectors",
+    "embedder_name",
+    "make_embedder",
+]

@@ -2,7 +2,8 @@
 
 Generators write plain text in which every sentence ends with citation
 markers such as ``[1]`` or ``[1, 3]`` pointing at the numbered passages;
-parsing, verifying and mapping those markers is shared (``rag.citations``),
+parsing them (``rag.citations``), verifying each sentence against its passage
+(``rag.verify``) and turning them into cited spans (``rag.citing``) is shared,
 so every backend's citations are checked the same way.
 """
 

@@ -25,8 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from rag.ingest.chunk import sentence_spans
-from rag.retrieval.analysis import analyze, char_grams, cognate
-from rag.retrieval.hybrid import CHAR_SHARE
+from rag.retrieval.analysis import CHAR_SHARE, analyze, char_grams, cognate
 from rag.types import Hit
 
 _COUNTS = (

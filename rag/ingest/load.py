@@ -51,7 +51,7 @@ def _read(path: Path, limit: int) -> bytes:
     if not stat.S_ISREG(info.st_mode):
         raise SkipFile("not a regular file")
     if info.st_size > limit:
-        raise SkipFile(_too_big(info.st_size, limit))
+        raise SkipFile(too_big_reason(info.st_size, limit))
     if info.st_size == 0:
         raise SkipFile("empty file")
     try:
@@ -61,11 +61,12 @@ def _read(path: Path, limit: int) -> bytes:
     except OSError as error:
         raise SkipFile(f"cannot read file: {error.strerror or error}") from None
     if len(data) > limit:
-        raise SkipFile(_too_big(len(data), limit))
+        raise SkipFile(too_big_reason(len(data), limit))
     if not data:
         raise SkipFile("empty file")
     return data
 
 
-def _too_big(size: int, limit: int) -> str:
+def too_big_reason(size: int, limit: int) -> str:
+    """Why a file of ``size`` bytes is skipped, one line for the user (uploads say the same)."""
     return f"file is {size / _MB:.1f} MB, above the {limit / _MB:.1f} MB limit (max_file_bytes)"

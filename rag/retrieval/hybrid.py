@@ -24,14 +24,16 @@ from dataclasses import dataclass
 
 from rag.embedders import Embedder
 from rag.language import detect_language
-from rag.retrieval.analysis import analyze, char_grams, cognate, is_stop_word
+from rag.retrieval.analysis import CHAR_SHARE, analyze, char_grams, is_stop_word
 from rag.retrieval.base import Retrieval
 from rag.retrieval.bm25 import BM25Retriever
 from rag.retrieval.dense import DenseRetriever
-from rag.retrieval.salience import common_terms
+from rag.retrieval.near_duplicates import is_near_duplicate
+from rag.retrieval.relevance import cognate_coverage, coverage, discount_everyday_words
 from rag.settings import RETRIEVAL_MODES, SettingsError
+from rag.store.docstore import DocumentMetadata
 from rag.store.index import Index
-from rag.types import Chunk, Document, Hit
+from rag.types import Chunk, Hit
 
 #: Dense weight for a question the embedder reads over documents it does not.
 CROSS_LANGUAGE_DENSE_WEIGHT = 0.3
@@ -45,10 +47,6 @@ MIN_RELEVANCE = 0.3
 #: same evidence reads lower; measured on the English questions of seeds/qa.jsonl.
 MIN_CROSS_LANGUAGE_RELEVANCE = 0.1
 
-#: Share of the lexical vote given to sub-word (4-letter piece) BM25; words keep the rest.
-#: Equal shares: neither kind of evidence is privileged. On PIAF dev (lexical only)
-#: any share from 0.4 to 0.6 gives the same figures; XQuAD-en is unchanged.
-CHAR_SHARE = 0.5
 #: Bonus, relative to the lexical vote, for a passage whose whole document
 #: matches the question (document BM25 divided by the best document's): a
 #: question is written about an article, and context words it borrows from
@@ -58,10 +56,6 @@ DOCUMENT_PRIOR = 0.2
 
 #: What ``mode`` may be; listed with the settings so they are checked when loaded.
 MODES = RETRIEVAL_MODES
-#: Share of the shorter passage two hits of one document may share before the lower one is dropped.
-NEAR_DUPLICATE = 0.5
-#: Word-set similarity (Jaccard) above which two passages are the same text.
-NEAR_DUPLICATE_WORDS = 0.9
 
 
 @dataclass(frozen=True)
@@ -120,7 +114,8 @@ class HybridRetriever:
         self._chars = BM25Retriever(index.chars) if index.chars is not None else None
         self._dense = DenseRetriever(index, embedder)
         self._known = embedder.languages
-        self._documents: dict[str, Document] = {d.id: d for d in index.docstore.documents()}
+        # Hits show a document's title, path, date and language, never its text: the texts stay on disk.
+        self._documents: dict[str, DocumentMetadata] = {d.id: d for d in index.docstore.document_metadata()}
         counts = Counter(d.language for d in self._documents.values() if d.language != "und")
         self.corpus_languages = [lang for lang, _ in counts.most_common()] or ["en"]
 
@@ -176,22 +171,22 @@ class HybridRetriever:
         tokens = self.index.docstore.tokens(list(chunks))
         weights_by_term = self.index.lexical.idf(list(dict.fromkeys(terms + analyses[0])))
         if language in self.corpus_languages:
-            weights_by_term = self._everyday_words_discounted(query, language, weights_by_term)
+            weights_by_term = discount_everyday_words(query, language, weights_by_term, self.index.lexical)
         hits: list[Hit] = []
         for row in ranked:
             chunk = chunks.get(row)
-            if chunk is None or _near_duplicate(chunk, tokens.get(row, ()), hits, tokens):
+            if chunk is None or is_near_duplicate(chunk, tokens.get(row, ()), hits, tokens):
                 continue
             document_language = self._documents[chunk.doc_id].language
-            coverage = max((_coverage(a, tokens.get(row, ()), weights_by_term) for a in analyses), default=0.0)
+            covered = max((coverage(a, tokens.get(row, ()), weights_by_term) for a in analyses), default=0.0)
             if document_language != language:
-                coverage = max(coverage, _cognate_coverage(analyses[0], tokens.get(row, ()), weights_by_term))
+                covered = max(covered, cognate_coverage(analyses[0], tokens.get(row, ()), weights_by_term))
             # Similarity is evidence only where the model reads both languages.
             readable = language in self._known and document_language in self._known
             dense_evidence = cosine.get(row, 0.0) if readable else 0.0
             hits.append(
                 self._hit(
-                    chunk, row, fused[row], lexical_rank.get(row), dense_rank.get(row), max(coverage, dense_evidence)
+                    chunk, row, fused[row], lexical_rank.get(row), dense_rank.get(row), max(covered, dense_evidence)
                 )
             )
             if len(hits) == k:
@@ -202,20 +197,6 @@ class HybridRetriever:
         )
         timings["fusion"] = time.perf_counter() - started
         return Retrieval(hits, relevant, language, timings)
-
-    def _everyday_words_discounted(self, query: str, language: str, idf: dict[str, float]) -> dict[str, float]:
-        """An everyday word no passage uses weighs like the least informative term one does.
-
-        Corpus IDF gives an absent term the highest weight, so in a small corpus
-        "Dans quelle ville ... ?" looked irrelevant for lack of "ville"; an absent
-        name or rare word keeps its full weight (see ``salience``). Only for a
-        question in a corpus language: across languages every word is absent.
-        """
-        held = [weight for term, weight in idf.items() if self.index.lexical.holds(term)]
-        if not held:
-            return idf
-        everyday = {t for t in common_terms(query, language) if not self.index.lexical.holds(t)}
-        return {term: min(held) if term in everyday else weight for term, weight in idf.items()}
 
     def _add_document_prior(self, fused: dict[int, float], terms: list[str], weight: float) -> None:
         """Raise each candidate by ``weight`` times its document's BM25, relative to the best document's."""
@@ -248,39 +229,3 @@ class HybridRetriever:
             page=chunk.page,
             language=document.language,
         )
-
-    def document(self, doc_id: str) -> Document:
-        return self._documents[doc_id]
-
-
-def _near_duplicate(
-    chunk: Chunk, tokens: tuple[str, ...], hits: list[Hit], tokens_by_row: dict[int, tuple[str, ...]]
-) -> bool:
-    """A passage mostly inside a better-ranked one, or with nearly the same words, adds nothing.
-
-    Neighbouring chunks share only their small overlap, so they both stay;
-    repeated articles (a wire story in two files) do not.
-    """
-    words = set(tokens)
-    for hit in hits:
-        if hit.chunk.doc_id == chunk.doc_id:
-            shared = min(hit.chunk.end, chunk.end) - max(hit.chunk.start, chunk.start)
-            if shared > NEAR_DUPLICATE * min(len(chunk.text), len(hit.chunk.text)):
-                return True
-        other = set(tokens_by_row.get(hit.row, ()))
-        if words and other and len(words & other) / len(words | other) >= NEAR_DUPLICATE_WORDS:
-            return True
-    return False
-
-
-def _cognate_coverage(terms: list[str], tokens: Iterable[str], idf: dict[str, float]) -> float:
-    return _coverage([cognate(t) for t in terms], [cognate(t) for t in tokens], {cognate(t): w for t, w in idf.items()})
-
-
-def _coverage(terms: list[str], tokens: Iterable[str], idf: dict[str, float]) -> float:
-    """Share of the question's weight the passage holds: rare terms ("CEO", "Alibaba") decide."""
-    total = sum(idf.get(term, 0.0) for term in terms)
-    if not total:
-        return 0.0
-    present = set(tokens)
-    return sum(idf.get(term, 0.0) for term in terms if term in present) / total

@@ -48,6 +48,17 @@ class SourceFile:
 
 
 @dataclass(frozen=True)
+class DocumentMetadata:
+    """A stored document without its text, pages or excluded spans: what a hit or a listing shows."""
+
+    id: str
+    path: str
+    title: str
+    date: str | None
+    language: str
+
+
+@dataclass(frozen=True)
 class StoredChunk:
     chunk: Chunk
     tokens: tuple[str, ...]
@@ -136,6 +147,11 @@ class DocStore:
 
     def documents(self) -> list[Document]:
         return [_document(r) for r in self._db.execute("SELECT * FROM documents ORDER BY path")]
+
+    def document_metadata(self) -> list[DocumentMetadata]:
+        """Every document in ``documents()`` order, without reading the texts (most of the file)."""
+        rows = self._db.execute("SELECT id, path, title, date, language FROM documents ORDER BY path")
+        return [DocumentMetadata(*row) for row in rows]
 
     def document(self, doc_id: str) -> Document | None:
         row = self._db.execute("SELECT * FROM documents WHERE id = ?", (doc_id,)).fetchone()

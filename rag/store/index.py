@@ -35,6 +35,10 @@ LEXICAL_CHARS = "lexical-chars"
 #: BM25 over whole documents, one row per document in ``DOCUMENT_ROWS`` order.
 LEXICAL_DOCUMENTS = "lexical-documents"
 DOCUMENT_ROWS = "rows.json"
+#: How LEXICAL_DOCUMENTS is built, recorded in the manifest: bump it when a document's terms
+#: change, so older indexes are re-tokenised. 2: a document's terms are its chunks' stored
+#: terms (title and overlaps counted per chunk), where 1 analysed its joined text once.
+DOCUMENT_INDEX_VERSION = 2
 
 log = logging.getLogger(__name__)
 
@@ -156,10 +160,6 @@ class Index:
                 log.warning("%s; using the previous version %s", error, candidate.name)
                 return index
             raise IndexCorruptError(f"{error}: run `rag index` on your files again to rebuild it") from None
-
-    @property
-    def version(self) -> int:
-        return self.manifest.version
 
     def __len__(self) -> int:
         return int(self.vectors.ntotal)
