@@ -55,3 +55,12 @@ def without_permission_override() -> list[str]:
             f"({probe.stderr.strip()[:80]})"
         )
     return prefix
+
+
+def access_times_recorded(folder: Path) -> bool:
+    """Whether the file system under ``folder`` updates access times on read (noatime mounts do not)."""
+    probe = folder / "atime-probe"
+    probe.write_text("x")
+    os.utime(probe, (0, probe.stat().st_mtime))
+    probe.read_text()
+    return probe.stat().st_atime > 0

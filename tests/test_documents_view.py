@@ -15,7 +15,7 @@ from rag.service import Assistant
 from rag.settings import Settings
 from rag.store.manifest import MANIFEST, IndexCorruptError
 from rag.store.versions import current_version
-from tests.helpers import index_seeds, run_cli
+from tests.helpers import access_times_recorded, index_seeds, run_cli
 from ui.actions import AssistantHolder, documents_view, remove
 
 BREST_NOTE = "# Brest\n\nLe port de Brest a accueilli 4 200 escales de navires en 2022.\n"
@@ -52,16 +52,8 @@ def test_removing_from_an_index_with_no_intact_version_says_to_reindex(tmp_path:
     assert "rag index" in visible_text(status) and "damaged" in visible_text(table)
 
 
-def _atime_works(folder: Path) -> bool:
-    probe = folder / "atime-probe"
-    probe.write_text("x")
-    os.utime(probe, (0, probe.stat().st_mtime))
-    probe.read_text()
-    return probe.stat().st_atime > 0
-
-
 def test_listing_documents_reads_only_the_manifest_and_the_docstore(tmp_path: Path) -> None:
-    if not _atime_works(tmp_path):
+    if not access_times_recorded(tmp_path):
         pytest.skip("access times are not recorded on this file system")
     _, settings = index_seeds(tmp_path)
     folder = current_version(settings.index_dir)

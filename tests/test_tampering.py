@@ -33,7 +33,7 @@ from rag.settings import Settings
 from rag.store.index import Index
 from rag.store.manifest import MANIFEST, IndexCorruptError, file_sha256
 from rag.store.versions import current_version
-from tests.helpers import ROOT, index_seeds, run_cli
+from tests.helpers import ROOT, access_times_recorded, index_seeds, run_cli
 
 ALIBABA = "Combien de personnes travaillaient dans le laboratoire quantique d’Alibaba ?"
 BREST = "Combien d'escales de navires le port de Brest a-t-il accueillies en 2022 ?"
@@ -179,14 +179,6 @@ def test_the_bomb_is_live(tmp_path: Path) -> None:
     assert marker.exists()
 
 
-def _atime_works(folder: Path) -> bool:
-    probe = folder / "atime-probe"
-    probe.write_text("x")
-    os.utime(probe, (0, probe.stat().st_mtime))
-    probe.read_text()
-    return probe.stat().st_atime > 0
-
-
 def test_planted_pickles_are_never_opened(settings: Settings, tmp_path: Path) -> None:
     marker = tmp_path / "UNPICKLED"
     folder = current_version(settings.index_dir)
@@ -213,7 +205,7 @@ def test_planted_pickles_are_never_opened(settings: Settings, tmp_path: Path) ->
         done = run_cli(*command, "--index", str(settings.index_dir))
         assert done.returncode == 0, done.stderr
     assert not marker.exists(), "a planted pickle was unpickled"
-    if _atime_works(tmp_path):
+    if access_times_recorded(tmp_path):
         for path in planted:
             if path.exists():  # the old version folder may have been collected
                 assert path.stat().st_atime == 0, f"{path} was read"
