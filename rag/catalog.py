@@ -8,17 +8,13 @@ a whole version slow and memory-hungry, and a list of documents needs neither.
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 from rag.store.docstore import DOCSTORE, DocStore
-from rag.store.index import IndexNotFoundError
+from rag.store.index import open_newest_intact
 from rag.store.manifest import IndexCorruptError, Manifest, file_sha256
-from rag.store.versions import current_version
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -36,21 +32,7 @@ class DocumentInfo:
 
 
 def list_documents(index_dir: Path) -> list[DocumentInfo]:
-    current = current_version(index_dir)
-    if current is None:
-        raise IndexNotFoundError(f"No index in {index_dir}: run `rag index PATH` first.")
-    older = sorted((p for p in index_dir.glob("v[0-9]*") if p.name < current.name), reverse=True)
-    damage: IndexCorruptError | None = None
-    for folder in [current, *older]:
-        try:
-            documents = _documents_in(folder)
-        except IndexCorruptError as error:
-            damage = damage or error
-            continue
-        if damage:
-            log.warning("%s; using the previous version %s", damage, folder.name)
-        return documents
-    raise IndexCorruptError(f"{damage}: run `rag index` on your files again to rebuild it")
+    return open_newest_intact(index_dir, _documents_in)
 
 
 def _documents_in(folder: Path) -> list[DocumentInfo]:

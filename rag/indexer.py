@@ -18,8 +18,7 @@ from rag.discover import discover
 from rag.embedders import Embedder
 from rag.errors import UserError
 from rag.ingest import chunk_document
-from rag.retrieval.analysis import ANALYSIS_VERSION, CHAR_GRAM, analyze
-from rag.retrieval.analysis import lexical_text as _lexical_text
+from rag.retrieval.analysis import ANALYSIS_VERSION, CHAR_GRAM, analyze, lexical_text
 from rag.scan import (
     Chunker,
     IndexState,
@@ -76,10 +75,6 @@ class IndexReport:
 def embed_text(document: Document, text: str) -> str:
     """What the embedder sees: the title situates a passage that never names its subject."""
     return f"{document.title}\n{text}" if document.title else text
-
-
-def lexical_text(document: Document, text: str) -> str:
-    return _lexical_text(document.title, document.date, text)
 
 
 def embedder_info(settings: Settings, embedder: Embedder) -> dict[str, Any]:
@@ -209,7 +204,7 @@ def _chunker(settings: Settings, embedder: Embedder) -> Chunker:
         return [
             StoredChunk(
                 chunk,
-                tuple(analyze(lexical_text(document, chunk.text), document.language)),
+                tuple(analyze(lexical_text(document.title, document.date, chunk.text), document.language)),
                 _content_hash(embedder, embed_text(document, chunk.text)),
             )
             for chunk in chunks

@@ -12,10 +12,11 @@ import json
 import logging
 import re
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import faiss
 import numpy as np
@@ -114,6 +115,28 @@ def _write_lexical_extras(folder: Path, contents: IndexContents) -> None:
     (folder / LEXICAL_DOCUMENTS / DOCUMENT_ROWS).write_text(rows, encoding="utf-8")
 
 
+T = TypeVar("T")
+
+
+def open_newest_intact(index_dir: Path, opener: Callable[[Path], T]) -> T:
+    """``opener`` applied to the current version or, if it finds it damaged, to the newest older one it accepts."""
+    current = current_version(index_dir)
+    if current is None:
+        raise IndexNotFoundError(f"No index in {index_dir}: run `rag index PATH` first.")
+    older = sorted((p for p in index_dir.glob("v[0-9]*") if p.name < current.name), reverse=True)
+    damage: IndexCorruptError | None = None
+    for folder in [current, *older]:
+        try:
+            opened = opener(folder)
+        except IndexCorruptError as error:
+            damage = damage or error
+            continue
+        if damage:
+            log.warning("%s; using the previous version %s", damage, folder.name)
+        return opened
+    raise IndexCorruptError(f"{damage}: run `rag index` on your files again to rebuild it")
+
+
 class Index:
     """A read-only view of one version; cheap to share between threads."""
 
@@ -145,21 +168,7 @@ class Index:
     @classmethod
     def open(cls, index_dir: Path, verify: bool = True) -> Index:
         """Open the current version, falling back to the previous one if it is damaged."""
-        folder = current_version(index_dir)
-        if folder is None:
-            raise IndexNotFoundError(f"No index in {index_dir}: run `rag index PATH` first.")
-        try:
-            return cls(folder, verify)
-        except IndexCorruptError as error:
-            older = sorted((p for p in index_dir.glob("v[0-9]*") if p.name < folder.name), reverse=True)
-            for candidate in older:
-                try:
-                    index = cls(candidate, verify)
-                except IndexCorruptError:
-                    continue
-                log.warning("%s; using the previous version %s", error, candidate.name)
-                return index
-            raise IndexCorruptError(f"{error}: run `rag index` on your files again to rebuild it") from None
+        return open_newest_intact(index_dir, lambda folder: cls(folder, verify))
 
     def __len__(self) -> int:
         return int(self.vectors.ntotal)
