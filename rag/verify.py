@@ -66,21 +66,52 @@ def best_span(sentence_terms: set[str], hit: Hit, languages: list[str]) -> tuple
     return hit.chunk.start + start, hit.chunk.start + end, shared
 
 
-def verify(sentence: str, hit: Hit, languages: list[str], embedder: Embedder | None = None) -> Support:
+class _Similarity:
+    """Cosines between texts, each text embedded once: a sentence is checked against many passages."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self._embedder = embedder
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def __call__(self, a: str, b: str) -> float:
+        return float(np.dot(self._vector(a), self._vector(b)))
+
+    def _vector(self, text: str) -> np.ndarray:
+        if text not in self._vectors:
+            self._vectors[text] = self._embedder.embed_query(text)
+        return self._vectors[text]
+
+
+def verify(
+    sentence: str,
+    hit: Hit,
+    languages: list[str],
+    embedder: Embedder | None = None,
+    similarity: _Similarity | None = None,
+) -> Support:
     terms = {t for lang in languages for t in analyze(sentence, lang)}
     passage_terms = {t for lang in languages for t in analyze(hit.chunk.text, lang)}
     overlap = len(terms & passage_terms) / max(len(terms), 1)
     start, end, _ = best_span(terms, hit, languages)
     missing = missing_facts(sentence, hit.chunk.text)
+    if missing:
+        return Support("unsupported", start, end, overlap, missing)
+    if overlap >= SUPPORTED_OVERLAP:
+        return Support("supported", start, end, overlap)
     cosine = 0.0
+    # Embedded only when the words alone do not decide, and where the model reads every language involved.
     if embedder is not None and all(lang in embedder.languages for lang in languages):
         span = hit.chunk.text[start - hit.chunk.start : end - hit.chunk.start]
-        cosine = float(np.dot(embedder.embed_query(sentence), embedder.embed_query(span)))
-    if missing:
-        verdict: Verification = "unsupported"
-    elif overlap >= SUPPORTED_OVERLAP or cosine >= SUPPORTED_COSINE:
+        cosine = (similarity or _Similarity(embedder))(sentence, span)
+    # Each model's cosines have their own scale; all-MiniLM-L6-v2's are the default.
+    calibration = embedder.calibration if embedder is not None else None
+    supports, weakly = SUPPORTED_COSINE, WEAK_COSINE
+    if calibration is not None:
+        supports, weakly = calibration.supports, calibration.weakly_supports
+    verdict: Verification
+    if cosine >= supports:
         verdict = "supported"
-    elif overlap >= WEAK_OVERLAP or cosine >= WEAK_COSINE:
+    elif overlap >= WEAK_OVERLAP or cosine >= weakly:
         verdict = "weak"
     else:
         verdict = "unsupported"
@@ -95,10 +126,13 @@ def best_support(
     Returns ``(passage number, support)`` pairs; an unsupported sentence keeps
     its original citations so the user sees what was claimed, flagged.
     """
-    checked = [(n, verify(sentence, hits[n - 1], languages, embedder)) for n in cited]
+    similarity = _Similarity(embedder) if embedder is not None else None
+    checked = [(n, verify(sentence, hits[n - 1], languages, embedder, similarity)) for n in cited]
     if any(s.verdict != "unsupported" for _, s in checked):
         return [(n, s) for n, s in checked if s.verdict != "unsupported"]
-    others = [(n, verify(sentence, hit, languages, embedder)) for n, hit in enumerate(hits, 1) if n not in cited]
+    others = [
+        (n, verify(sentence, hit, languages, embedder, similarity)) for n, hit in enumerate(hits, 1) if n not in cited
+    ]
     repaired = sorted(others, key=lambda pair: (-VERIFICATION_STRENGTH[pair[1].verdict], -pair[1].overlap))
     if repaired and repaired[0][1].verdict != "unsupported":
         return [repaired[0]]

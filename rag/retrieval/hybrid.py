@@ -1,18 +1,16 @@
 """Language-aware fusion of lexical and dense retrieval.
 
-Why not a plain 1:1 reciprocal-rank fusion: the default embedder,
-all-MiniLM-L6-v2, was trained on English only. On French questions its
-ranking is much weaker than French-stemmed BM25 (top-5 recall 0.50 against
-0.86 on PIAF), so giving it an equal vote drags good lexical results down.
-
-So the dense vote depends on the languages the embedder declares
-(``fusion_weights``): a full vote when it reads both the question's and the
-corpus's language, none when it cannot read the question's, and a small one
-for a question it reads over documents it does not. The two rankings are
-combined as a weighted sum of min-max normalised scores (``convex``) rather
-than of reciprocal ranks, so a weak vote only breaks near-ties instead of
-reordering a clear lexical win. Measured on the dev sets (README, "Quality"):
-on XQuAD the fusion beats BM25 alone and dense alone; on PIAF it equals BM25.
+The dense vote depends on the languages the embedder declares
+(``fusion_weights``). The default, multilingual-e5-small, reads French and
+English: its ranking gets a full vote beside BM25 in one language, and a larger
+one across languages, where BM25 matches only names, numbers and shared roots
+(swept on the dev sets by ``benchmarks/fusion.py``; README, "Fusion"). An
+English-only model such as all-MiniLM-L6-v2 gets no vote on a French question
+(its ranking never improved French BM25 at any weight) and a small one for an
+English question over French documents. The rankings are combined as a
+weighted sum of min-max normalised scores (``convex``) rather than of
+reciprocal ranks: it keeps how far ahead the best passage is, and measured
+better on every dev set at every weight.
 """
 
 from __future__ import annotations
@@ -35,8 +33,13 @@ from rag.store.docstore import DocumentMetadata
 from rag.store.index import Index
 from rag.types import Chunk, Hit
 
-#: Dense weight for a question the embedder reads over documents it does not.
-CROSS_LANGUAGE_DENSE_WEIGHT = 0.3
+#: Dense weight for a question the embedder reads over documents it does not
+#: (all-MiniLM-L6-v2: an English question over French articles).
+UNREAD_CORPUS_DENSE_WEIGHT = 0.3
+#: Dense weight, lexical being 1, for a model that reads the question and the
+#: documents: in one language, and across languages (README, "Fusion").
+DENSE_WEIGHT = 1.0
+CROSS_LANGUAGE_DENSE_WEIGHT = 1.5
 #: How many candidates each retriever contributes before fusion.
 DEPTH = 50
 #: A passage is relevant when it holds at least this share of the question's
@@ -64,8 +67,22 @@ class FusionWeights:
     dense: float
 
 
+@dataclass(frozen=True)
+class Fusion:
+    """How the rankings combine; ``benchmarks/fusion.py`` sweeps these on the dev sets."""
+
+    #: Dense weight (lexical is 1) when the model reads the question's and the documents' language.
+    dense: float = DENSE_WEIGHT
+    #: Dense weight for a question in one language over documents in another.
+    cross_language_dense: float = CROSS_LANGUAGE_DENSE_WEIGHT
+    #: Candidates each ranking contributes.
+    depth: int = DEPTH
+    #: "convex" (min-max normalised scores) or "rrf" (reciprocal ranks).
+    method: str = "convex"
+
+
 def fusion_weights(
-    mode: str, query_language: str, corpus_languages: Iterable[str], known: frozenset[str]
+    mode: str, query_language: str, corpus_languages: Iterable[str], known: frozenset[str], fusion: Fusion = Fusion()
 ) -> FusionWeights:
     if mode == "lexical":
         return FusionWeights(1.0, 0.0)
@@ -76,11 +93,16 @@ def fusion_weights(
         # adds nothing to French BM25 at any weight, so it gets no vote (and the
         # query is not embedded at all).
         return FusionWeights(1.0, 0.0)
-    if all(lang in known for lang in corpus_languages):
-        return FusionWeights(1.0, 1.0)
-    # A question in the model's language over documents in another: words rarely
-    # match, and names, numbers and shared roots carry over in both rankings.
-    return FusionWeights(1.0, CROSS_LANGUAGE_DENSE_WEIGHT)
+    corpus = list(corpus_languages)
+    if not all(lang in known for lang in corpus):
+        # A question in the model's language over documents it cannot read: words
+        # rarely match, and names, numbers and shared roots carry over in both rankings.
+        return FusionWeights(1.0, UNREAD_CORPUS_DENSE_WEIGHT)
+    if query_language in corpus:
+        return FusionWeights(1.0, fusion.dense)
+    # Across languages BM25 matches only names, numbers and shared roots, while the
+    # model reads both: its vote counts for more.
+    return FusionWeights(1.0, fusion.cross_language_dense)
 
 
 def convex(rankings: list[tuple[float, list[tuple[int, float]]]]) -> dict[int, float]:
@@ -101,19 +123,39 @@ def convex(rankings: list[tuple[float, list[tuple[int, float]]]]) -> dict[int, f
     return scores
 
 
+def reciprocal_ranks(rankings: list[tuple[float, list[tuple[int, float]]]], k: int = 60) -> dict[int, float]:
+    """Weighted reciprocal-rank fusion (Cormack et al., 2009), scaled so a first place is worth its weight."""
+    scores: dict[int, float] = {}
+    for weight, ranked in rankings:
+        for rank, (row, _) in enumerate(ranked if weight > 0 else []):
+            scores[row] = scores.get(row, 0.0) + weight * (k + 1) / (k + 1 + rank)
+    return scores
+
+
+METHODS = {"convex": convex, "rrf": reciprocal_ranks}
+
+
 class HybridRetriever:
     def __init__(
-        self, index: Index, embedder: Embedder, mode: str = "hybrid", min_relevance: float = MIN_RELEVANCE
+        self,
+        index: Index,
+        embedder: Embedder,
+        mode: str = "hybrid",
+        min_relevance: float = MIN_RELEVANCE,
+        fusion: Fusion = Fusion(),
     ) -> None:
         if mode not in MODES:  # an unknown mode would silently run as hybrid
             raise SettingsError(f"Setting retrieval_mode must be one of {', '.join(MODES)}, not {mode!r}.")
         self.index = index
         self.mode = mode
         self.min_relevance = min_relevance
+        self.fusion = fusion
+        self._combine = METHODS[fusion.method]
         self._lexical = BM25Retriever(index.lexical)
         self._chars = BM25Retriever(index.chars) if index.chars is not None else None
         self._dense = DenseRetriever(index, embedder)
         self._known = embedder.languages
+        self._calibration = embedder.calibration
         # Hits show a document's title, path, date and language, never its text: the texts stay on disk.
         self._documents: dict[str, DocumentMetadata] = {d.id: d for d in index.docstore.document_metadata()}
         counts = Counter(d.language for d in self._documents.values() if d.language != "und")
@@ -136,20 +178,21 @@ class HybridRetriever:
     def retrieve(self, query: str, k: int) -> Retrieval:
         timings: dict[str, float] = {}
         language = detect_language(query, default=self.corpus_languages[0])
-        weights = fusion_weights(self.mode, language, self.corpus_languages, self._known)
+        weights = fusion_weights(self.mode, language, self.corpus_languages, self._known, self.fusion)
+        depth = self.fusion.depth
         analyses = self.query_terms(query, language)
         if not analyses:
             # Only emoji, punctuation or stop words: nothing to match, so nothing is relevant.
             return Retrieval([], False, language, timings)
         terms = list(dict.fromkeys(term for analysis in analyses for term in analysis))
         started = time.perf_counter()
-        lexical = self._lexical.search_terms(terms, DEPTH) if weights.lexical > 0 else []
+        lexical = self._lexical.search_terms(terms, depth) if weights.lexical > 0 else []
         chars: list[tuple[int, float]] = []
         if weights.lexical > 0 and self._chars is not None:
-            chars = self._chars.search_terms(list(dict.fromkeys(char_grams(query, language))), DEPTH)
+            chars = self._chars.search_terms(list(dict.fromkeys(char_grams(query, language))), depth)
         timings["lexical"] = time.perf_counter() - started
         started = time.perf_counter()
-        dense = self._dense.search(query, language, DEPTH) if weights.dense > 0 else []
+        dense = self._dense.search(query, language, depth) if weights.dense > 0 else []
         if not lexical and not chars and not dense:
             # No word in common with any passage: still show the closest ones, so an
             # abstention can point at what the documents do say.
@@ -158,7 +201,7 @@ class HybridRetriever:
         timings["dense"] = time.perf_counter() - started
         started = time.perf_counter()
         share = CHAR_SHARE if self._chars is not None else 0.0
-        fused = convex(
+        fused = self._combine(
             [(weights.lexical * (1 - share), lexical), (weights.lexical * share, chars), (weights.dense, dense)]
         )
         if weights.lexical > 0:
@@ -183,20 +226,24 @@ class HybridRetriever:
                 covered = max(covered, cognate_coverage(analyses[0], tokens.get(row, ()), weights_by_term))
             # Similarity is evidence only where the model reads both languages.
             readable = language in self._known and document_language in self._known
-            dense_evidence = cosine.get(row, 0.0) if readable else 0.0
-            hits.append(
-                self._hit(
-                    chunk, row, fused[row], lexical_rank.get(row), dense_rank.get(row), max(covered, dense_evidence)
-                )
-            )
+            if readable and self._calibration is not None:
+                # Beyond the dense list, a passage's cosine is at most the last one listed.
+                similarity = cosine.get(row, dense[-1][1] if dense else 0.0)
+                relevance = self._calibration.relevance(similarity, covered, document_language != language)
+            else:
+                relevance = max(covered, cosine.get(row, 0.0) if readable else 0.0)
+            hits.append(self._hit(chunk, row, fused[row], lexical_rank.get(row), dense_rank.get(row), relevance))
             if len(hits) == k:
                 break
-        relevant = any(
-            h.relevance >= (self.min_relevance if h.language in (language, "und") else MIN_CROSS_LANGUAGE_RELEVANCE)
-            for h in hits
-        )
+        relevant = any(h.relevance >= self._threshold(h, language) for h in hits)
         timings["fusion"] = time.perf_counter() - started
         return Retrieval(hits, relevant, language, timings)
+
+    def _threshold(self, hit: Hit, language: str) -> float:
+        if (self._calibration is not None and hit.language in self._known) or hit.language in (language, "und"):
+            return self.min_relevance
+        # Across languages only names, numbers and shared roots match, so coverage reads lower.
+        return MIN_CROSS_LANGUAGE_RELEVANCE
 
     def _add_document_prior(self, fused: dict[int, float], terms: list[str], weight: float) -> None:
         """Raise each candidate by ``weight`` times its document's BM25, relative to the best document's."""
