@@ -215,10 +215,13 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         for bar in bars:
             bar.close()
-    table = scores.table()
+    # Halves split by a hash of the id: a figure tuned on one half is checked on the other.
+    columns = [("all", scores.table())] + [(f"half {h}", scores.halves[h].table()) for h in sorted(scores.halves)]
     print(f"{scores.questions} questions ({scores.answerable} answerable)")
-    for name, value in table.items():
-        print(f"{name:>24}: {value:.1f}" if name.endswith("_median") else f"{name:>24}: {value:.3f}")
+    print(f"{'':>24}  " + "".join(f"{name:>8}" for name, _ in columns))
+    for name in columns[0][1]:
+        style = "{:8.1f}" if name.endswith("_median") else "{:8.3f}"
+        print(f"{name:>24}: " + "".join(style.format(table.get(name, float("nan"))) for _, table in columns))
     return OK
 
 

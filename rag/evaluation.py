@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,11 @@ class Question:
         return bool(self.answers)
 
 
+def half(question_id: str) -> str:
+    """"A" or "B", from a hash of the id: a fixed split, to choose on one half and check on the other."""
+    return "AB"[zlib.crc32(question_id.encode("utf-8")) % 2]
+
+
 @dataclass
 class Scores:
     questions: int = 0
@@ -46,6 +52,8 @@ class Scores:
     abstained_unanswerable: int = 0
     retrieval_seconds: list[float] = field(default_factory=list)
     answer_seconds: list[float] = field(default_factory=list)
+    #: The same scores for half "A" and half "B" of the questions (``half``).
+    halves: dict[str, Scores] = field(default_factory=dict)
 
     def table(self) -> dict[str, float]:
         n = max(self.answerable, 1)
@@ -157,7 +165,9 @@ def evaluate(
         progress(0, len(questions))
     try:
         for number, question in enumerate(questions, 1):
-            line = score(question, ask(question.question), scores)
+            answer = ask(question.question)
+            line = score(question, answer, scores)
+            score(question, answer, scores.halves.setdefault(half(question.id), Scores()))
             if handle:
                 handle.write(json.dumps(line, ensure_ascii=False) + "\n")
             if progress:

@@ -51,11 +51,17 @@ def _recall_at_5(settings: Settings, name: str) -> float:
 def test_piaf_french_retrieval_and_answers(piaf: Settings) -> None:
     scores: Scores = evaluate(Assistant(piaf).ask, EVAL / "piaf" / "dev.jsonl", None)
     table = scores.table()
-    assert table["recall@5"] >= 0.87, table
-    assert table["mrr@10"] >= 0.75, table
-    assert table["answer_contains"] >= 0.55, table
-    assert table["citation_overlap"] >= 0.51, table
-    assert table["abstained_answerable"] <= 0.05, table
+    assert table["recall@5"] >= 0.91, table
+    assert table["mrr@10"] >= 0.80, table
+    assert table["answer_contains"] >= 0.57, table
+    assert table["citation_overlap"] >= 0.52, table
+    assert table["abstained_answerable"] <= 0.03, table
+
+
+def test_english_questions_find_french_passages(piaf: Settings) -> None:
+    # eval/piaf-en: the same questions translated, over the same French articles.
+    assert _recall_at_5(piaf, "piaf-en") >= 0.86
+    assert _recall_at_5(piaf, "piaf-en") > _recall_at_5(piaf.replace(retrieval_mode="lexical"), "piaf-en") + 0.05
 
 
 def test_xquad_english_hybrid_beats_each_method_alone(xquad: Settings) -> None:
@@ -66,7 +72,9 @@ def test_xquad_english_hybrid_beats_each_method_alone(xquad: Settings) -> None:
     assert hybrid >= 0.97
 
 
-def test_piaf_hybrid_is_at_least_as_good_as_bm25_alone(piaf: Settings) -> None:
+def test_piaf_hybrid_beats_each_method_alone(piaf: Settings) -> None:
+    # e5 reads French: its vote now adds to French BM25 instead of being switched off.
     hybrid = _recall_at_5(piaf, "piaf")
     lexical = _recall_at_5(piaf.replace(retrieval_mode="lexical"), "piaf")
-    assert hybrid >= lexical - 0.005, (hybrid, lexical)
+    dense = _recall_at_5(piaf.replace(retrieval_mode="dense"), "piaf")
+    assert hybrid >= max(lexical, dense) + 0.01, (hybrid, lexical, dense)
