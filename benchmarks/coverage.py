@@ -11,13 +11,14 @@ article's non-blank characters that fall inside some chunk's read part.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from rag.embedders import Embedder
 from rag.indexer import embed_text
 from rag.store.index import Index
 
@@ -46,9 +47,23 @@ def read_lengths(tokenizer: Any, texts: list[str], window: int) -> list[int]:
     return lengths
 
 
-def coverage(articles: dict[str, str], chunks: list[Embedded], tokenizer: Any, window: int) -> dict[str, float]:
+def counted_lengths(count: Callable[[str], int], texts: list[str], window: int) -> list[int]:
+    """``read_lengths`` for a tokenizer known only by its count: the longest prefix within the window."""
+    lengths: list[int] = []
+    for text in texts:
+        low, high = 0, len(text)
+        while low < high:  # the longest prefix that fits; almost always the whole text at once
+            middle = (low + high + 1) // 2 if count(text) > window else high
+            if count(text[:middle]) <= window:
+                low = middle
+            else:
+                high = middle - 1
+        lengths.append(low)
+    return lengths
+
+
+def coverage(articles: dict[str, str], chunks: list[Embedded], reads: list[int]) -> dict[str, float]:
     """Share of non-blank characters embedded: per article (mean, min), overall, and truncated chunks."""
-    reads = read_lengths(tokenizer, [c.embedded for c in chunks], window)
     masks = {name: np.zeros(len(text), dtype=bool) for name, text in articles.items()}
     truncated = 0
     for chunk, read in zip(chunks, reads, strict=True):
@@ -88,15 +103,21 @@ def ours_chunks(index: Index) -> tuple[dict[str, str], list[Embedded]]:
     return {d.id: d.text for d in documents.values()}, chunks
 
 
-def run(ours_index: Path, dumped: list[dict[str, Any]], tokenizer: Any, window: int) -> dict[str, Any]:
+def run(ours_index: Path, dumped: list[dict[str, Any]], tokenizer: Any, window: int, ours: Embedder) -> dict[str, Any]:
+    """Each pipeline measured with its own model: ours with its tokenizer and window, LangChain's with MiniLM's."""
     index = Index.open(ours_index)
     try:
         texts, chunks = ours_chunks(index)
     finally:
         index.close()
-    ours = coverage(texts, chunks, tokenizer, window)
+    # Our embedder adds "passage: " itself; max_tokens already leaves room for it.
+    read = counted_lengths(ours.count_tokens, [c.embedded for c in chunks], ours.max_tokens)
+    mine = coverage(texts, chunks, read)
     sources = {c["source"] for c in dumped}
+    theirs_chunks = langchain_chunks(dumped)
     theirs = coverage(
-        {s: Path(s).read_text(encoding="utf-8") for s in sources}, langchain_chunks(dumped), tokenizer, window
+        {s: Path(s).read_text(encoding="utf-8") for s in sources},
+        theirs_chunks,
+        read_lengths(tokenizer, [c.embedded for c in theirs_chunks], window),
     )
-    return {"window_wordpieces": window, "ours": ours, "langchain": theirs}
+    return {"window_wordpieces": window, "ours_window_tokens": ours.max_tokens, "ours": mine, "langchain": theirs}

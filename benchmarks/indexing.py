@@ -26,6 +26,7 @@ from typing import Any
 from benchmarks import coverage
 from benchmarks.baseline import read_dump
 from benchmarks.common import Plan, last_json, log, memory_status, read_articles, run_process, write_articles
+from rag.embedders import Embedder
 
 
 def ours_build(folder: Path, index: Path, workdir: Path) -> dict[str, Any]:
@@ -89,7 +90,7 @@ def edit(path: Path) -> None:
     path.write_text(f"{title}\n\n{date}\n\n{lead} Cet article a été mis à jour.\n\n{body}", encoding="utf-8")
 
 
-def run(plan: Plan, workdir: Path, tokenizer: Any, window: int) -> dict[str, Any]:
+def run(plan: Plan, workdir: Path, tokenizer: Any, window: int, embedder: Embedder) -> dict[str, Any]:
     folder, index, dump = workdir / "orangesum", workdir / "ours-orangesum", workdir / "langchain-orangesum"
     articles = read_articles(plan.articles)
     paths = write_articles(articles, folder)
@@ -99,7 +100,7 @@ def run(plan: Plan, workdir: Path, tokenizer: Any, window: int) -> dict[str, Any
     theirs = _rates(langchain_build(folder, dump, workdir), len(paths))
     log(f"  langchain: {theirs['seconds']:.1f} s, {theirs['chunks']} chunks; coverage")
     _, dumped = read_dump(dump)
-    covered = coverage.run(index, dumped, tokenizer, window)
+    covered = coverage.run(index, dumped, tokenizer, window, embedder)
 
     reindex: dict[str, Any] = {}
 
