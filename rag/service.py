@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rag.citing import abstain, cite, render_sentence
 from rag.conversation import rewrite_followup
-from rag.embedders import Embedder, LazyEmbedder
+from rag.embedders import Embedder, LazyEmbedder, backend_name
 from rag.errors import UserError
 from rag.generators import Generator, GeneratorUnavailableError, make_generator
 from rag.language import detect_language
@@ -100,11 +100,16 @@ class Assistant:
 
     def _open(self, published: Path | None) -> _Snapshot:
         index = Index.open(self.settings.index_dir)
-        built_with = index.manifest.embedder.get("name")
-        if built_with != self.embedder.name:
+        # The same name under another backend is another vector space (e5 with or without its prefixes).
+        built = (
+            index.manifest.embedder.get("name"),
+            index.manifest.embedder.get("backend", backend_name(self.settings)),
+        )
+        wanted = (self.embedder.name, backend_name(self.settings))
+        if built != wanted:
             index.close()
             raise UserError(
-                f"The index was built with {built_with} but the settings name {self.embedder.name}: "
+                f"The index was built with {built[0]} ({built[1]}) but the settings name {wanted[0]} ({wanted[1]}): "
                 "run `rag index` on your files to rebuild it."
             )
         if published is None or index.folder.name > published.name:

@@ -151,3 +151,10 @@ def test_follow_up_question_is_rewritten_and_answered(assistant: Assistant) -> N
 def test_empty_question_is_a_user_error(assistant: Assistant, question: str) -> None:
     with pytest.raises(UserError):
         assistant.ask(question)
+
+
+def test_lexical_mode_still_answers(assistant: Assistant) -> None:
+    # No question is embedded in lexical mode, so relevance falls back to the share of terms held.
+    lexical = Assistant(assistant.settings.replace(retrieval_mode="lexical"), embedder=assistant.embedder)
+    answer = lexical.ask("Combien de personnes travaillaient dans le laboratoire quantique d’Alibaba ?")
+    assert not answer.abstained and "30" in answer.text

@@ -271,3 +271,11 @@ def test_a_hung_llm_costs_one_timeout_even_with_history(settings: Settings, llm_
     assert isinstance(done, Done) and done.answer.error
     assert "did not answer within 0.5 s" in done.answer.error and "\n" not in done.answer.error
     assert done.answer.hits[0].source.endswith("003_c00ce55952bfa148.txt")  # searched with the built-in rewrite
+
+
+def test_an_index_from_another_backend_says_to_rebuild(settings: Settings) -> None:
+    # Same model name, another backend: another vector space (e5 with or without its prefixes).
+    elsewhere = Assistant(settings.replace(embedding_backend="e5"), embedder=HashingEmbedder())
+    with pytest.raises(UserError, match=r"\(fake\).*\(e5\).*rag index") as caught:
+        elsewhere.ask(ALIBABA)
+    assert "\n" not in str(caught.value)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from rag.embedders import Embedder
 from rag.store.index import Index
 
@@ -14,4 +16,10 @@ class DenseRetriever:
         self._embedder = embedder
 
     def search(self, query: str, language: str, k: int) -> list[tuple[int, float]]:
-        return self._index.search_dense(self._embedder.embed_query(query), k)
+        return self._index.search_dense(self.embed(query), k)
+
+    def embed(self, query: str) -> np.ndarray:
+        return self._embedder.embed_query(query)
+
+    def search_vector(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        return self._index.search_dense(vector, k)

@@ -42,9 +42,10 @@ DENSE_WEIGHT = 1.0
 CROSS_LANGUAGE_DENSE_WEIGHT = 1.5
 #: How many candidates each retriever contributes before fusion.
 DEPTH = 50
-#: A passage is relevant when it holds at least this share of the question's
-#: term weight (IDF), or its dense similarity is this high in a language the
-#: model knows. 0.3 keeps 95% of the answerable PIAF dev questions.
+#: The least relevance that counts. With a calibrated model (e5) relevance is its
+#: estimate (``Calibration``), whose intercept was set for this value; otherwise
+#: the share of the question's term weight (IDF) a passage holds, or its cosine in
+#: a language the model knows (0.3 kept 95% of the answerable PIAF questions).
 MIN_RELEVANCE = 0.3
 #: Across languages only names, numbers and shared roots can match, so the
 #: same evidence reads lower; measured on the English questions of seeds/qa.jsonl.
@@ -192,11 +193,13 @@ class HybridRetriever:
             chars = self._chars.search_terms(list(dict.fromkeys(char_grams(query, language))), depth)
         timings["lexical"] = time.perf_counter() - started
         started = time.perf_counter()
-        dense = self._dense.search(query, language, depth) if weights.dense > 0 else []
+        vector = self._dense.embed(query) if weights.dense > 0 else None
+        dense = self._dense.search_vector(vector, depth) if vector is not None else []
         if not lexical and not chars and not dense:
             # No word in common with any passage: still show the closest ones, so an
             # abstention can point at what the documents do say.
-            dense = self._dense.search(query, language, k)
+            vector = self._dense.embed(query)
+            dense = self._dense.search_vector(vector, k)
             weights = FusionWeights(weights.lexical, 1.0)
         timings["dense"] = time.perf_counter() - started
         started = time.perf_counter()
@@ -210,12 +213,14 @@ class HybridRetriever:
         chunks = self.index.docstore.chunks(ranked[: max(4 * k, 20)])
         lexical_rank = {row: rank for rank, (row, _) in enumerate(lexical, 1)}
         dense_rank = {row: rank for rank, (row, _) in enumerate(dense, 1)}
-        cosine = dict(dense)
+        # Exact cosines for every candidate, not only those in the dense list: relevance rests on them.
+        cosine = self.index.similarities(vector, list(chunks)) if vector is not None else {}
         tokens = self.index.docstore.tokens(list(chunks))
         weights_by_term = self.index.lexical.idf(list(dict.fromkeys(terms + analyses[0])))
         if language in self.corpus_languages:
             weights_by_term = discount_everyday_words(query, language, weights_by_term, self.index.lexical)
         hits: list[Hit] = []
+        thresholds: list[float] = []
         for row in ranked:
             chunk = chunks.get(row)
             if chunk is None or is_near_duplicate(chunk, tokens.get(row, ()), hits, tokens):
@@ -224,26 +229,29 @@ class HybridRetriever:
             covered = max((coverage(a, tokens.get(row, ()), weights_by_term) for a in analyses), default=0.0)
             if document_language != language:
                 covered = max(covered, cognate_coverage(analyses[0], tokens.get(row, ()), weights_by_term))
-            # Similarity is evidence only where the model reads both languages.
-            readable = language in self._known and document_language in self._known
-            if readable and self._calibration is not None:
-                # Beyond the dense list, a passage's cosine is at most the last one listed.
-                similarity = cosine.get(row, dense[-1][1] if dense else 0.0)
-                relevance = self._calibration.relevance(similarity, covered, document_language != language)
-            else:
-                relevance = max(covered, cosine.get(row, 0.0) if readable else 0.0)
+            relevance, threshold = self._relevance(row, covered, cosine, language, document_language)
             hits.append(self._hit(chunk, row, fused[row], lexical_rank.get(row), dense_rank.get(row), relevance))
+            thresholds.append(threshold)
             if len(hits) == k:
                 break
-        relevant = any(h.relevance >= self._threshold(h, language) for h in hits)
+        relevant = any(h.relevance >= threshold for h, threshold in zip(hits, thresholds, strict=True))
         timings["fusion"] = time.perf_counter() - started
         return Retrieval(hits, relevant, language, timings)
 
-    def _threshold(self, hit: Hit, language: str) -> float:
-        if (self._calibration is not None and hit.language in self._known) or hit.language in (language, "und"):
-            return self.min_relevance
+    def _relevance(
+        self, row: int, covered: float, cosine: dict[int, float], language: str, document_language: str
+    ) -> tuple[float, float]:
+        """How relevant a passage is, and the least relevance that counts, on the same scale."""
+        # Similarity is evidence only where the model reads both languages, and only once the query is embedded.
+        readable = language in self._known and document_language in self._known and row in cosine
+        if readable and self._calibration is not None:
+            cross = document_language != language
+            return self._calibration.relevance(cosine[row], covered, cross), self.min_relevance
+        relevance = max(covered, cosine[row] if readable else 0.0)
+        if document_language in (language, "und"):
+            return relevance, self.min_relevance
         # Across languages only names, numbers and shared roots match, so coverage reads lower.
-        return MIN_CROSS_LANGUAGE_RELEVANCE
+        return relevance, min(self.min_relevance, MIN_CROSS_LANGUAGE_RELEVANCE)
 
     def _add_document_prior(self, fused: dict[int, float], terms: list[str], weight: float) -> None:
         """Raise each candidate by ``weight`` times its document's BM25, relative to the best document's."""

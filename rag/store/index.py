@@ -178,6 +178,14 @@ class Index:
             return np.zeros((0, self.vectors.d), dtype=np.float32)
         return np.asarray(self.vectors.reconstruct_n(0, len(self)), dtype=np.float32)
 
+    def similarities(self, query: np.ndarray, rows: list[int]) -> dict[int, float]:
+        """The inner product of ``query`` with each row's vector (its cosine: both are normalised)."""
+        if not rows:
+            return {}
+        vectors = np.asarray(self.vectors.reconstruct_batch(np.asarray(rows, dtype=np.int64)), dtype=np.float32)
+        scores = vectors @ np.asarray(query, dtype=np.float32).reshape(-1)
+        return {row: float(score) for row, score in zip(rows, scores.tolist(), strict=True)}
+
     def search_dense(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         if len(self) == 0 or k <= 0:
             return []
