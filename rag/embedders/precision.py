@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from rag.settings import EMBEDDING_PRECISIONS, SettingsError
 
 
@@ -28,3 +31,15 @@ def check_precision(precision: str) -> None:
 def use_bfloat16(precision: str) -> bool:
     check_precision(precision)
     return precision == "bfloat16" or (precision == "auto" and native_bfloat16())
+
+
+@contextlib.contextmanager
+def autocast(bfloat16: bool) -> Iterator[None]:
+    """Matrix products in bfloat16, layer norms and pooling in float32; nothing changes for float32."""
+    if not bfloat16:
+        yield
+        return
+    import torch
+
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        yield

