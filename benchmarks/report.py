@@ -56,7 +56,7 @@ def indexing_rows(indexing: dict[str, Any]) -> list[Row]:
         _side_by_side("share of article text embedded (mean)", cov, "share_mean", HIGHER, 3),
         _side_by_side("share of article text embedded (worst article)", cov, "share_min", HIGHER, 3),
         _side_by_side("articles embedded in full", cov, "articles_fully_read", HIGHER, 3),
-        _side_by_side("chunks cut by the 256-wordpiece window", cov, "chunks_truncated", LOWER, 3),
+        _side_by_side("chunks cut by the model's window (ours 512, LangChain 256)", cov, "chunks_truncated", LOWER, 3),
     ]
     for step, data in indexing["reindex"].items():
         if "langchain" not in data:
@@ -106,7 +106,7 @@ def memory_rows(memory: dict[str, Any]) -> list[Row]:
             continue
         ours, theirs = data["ours"], data["langchain"]
         french = ours["french_only"]
-        note = "ours: embedding model not loaded" if not french["model_loaded"] else ""
+        note = "ours: torch never imported" if not french["model_loaded"] else ""
         n = f"{int(size):,} chunks"
         rows += [
             Row(
