@@ -206,3 +206,24 @@ def test_text_that_is_not_valid_utf8_is_embedded_not_refused(e5: E5Embedder) -> 
     broken = "caf\udce9 au lait ?"  # a lone surrogate, as a terminal or a browser can send
     assert e5.embed_query(broken).shape == (384,)
     assert e5.embed_documents([broken]).shape == (1, 384) and e5.count_tokens(broken) > 0
+
+
+def test_concurrent_first_requests_build_a_runtime_once() -> None:
+    import threading
+    import time
+
+    model = E5Embedder()
+    calls: list[int] = []
+
+    def slow_build() -> object:
+        calls.append(1)
+        time.sleep(0.2)  # long enough for every thread to ask while the first one builds
+        return object()
+
+    got: list[object] = []
+    threads = [threading.Thread(target=lambda: got.append(model._built("part", slow_build))) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1 and len({id(g) for g in got}) == 1

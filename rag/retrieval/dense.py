@@ -15,9 +15,6 @@ class DenseRetriever:
         self._index = index
         self._embedder = embedder
 
-    def search(self, query: str, language: str, k: int) -> list[tuple[int, float]]:
-        return self._index.search_dense(self.embed(query), k)
-
     def embed(self, query: str) -> np.ndarray:
         return self._embedder.embed_query(query)
 

@@ -198,7 +198,7 @@ class HybridRetriever:
         if not lexical and not chars and not dense:
             # No word in common with any passage: still show the closest ones, so an
             # abstention can point at what the documents do say.
-            vector = self._dense.embed(query)
+            vector = vector if vector is not None else self._dense.embed(query)
             dense = self._dense.search_vector(vector, k)
             weights = FusionWeights(weights.lexical, 1.0)
         timings["dense"] = time.perf_counter() - started
