@@ -25,11 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.fusion import EVAL, SETS
+from rag.answering.service import RETRIEVED
 from rag.embedders import Calibration, LazyEmbedder
 from rag.evaluation import half, read_questions
-from rag.indexer import index_paths
+from rag.indexing.indexer import index_paths
 from rag.retrieval.hybrid import HybridRetriever
-from rag.service import RETRIEVED
 from rag.settings import Settings
 from rag.store.index import Index
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from rag.embedders import Embedder
-from rag.indexer import embed_text
+from rag.indexing.indexer import embed_text
 from rag.store.index import Index
 
 BATCH = 256

@@ -20,9 +20,9 @@ from typing import Any
 
 from benchmarks import baseline, synthetic
 from benchmarks.common import EVAL, K, Plan, log, read_articles, summary
+from rag.answering.service import Assistant
 from rag.embedders import Embedder
 from rag.evaluation import read_questions
-from rag.service import Assistant
 from rag.settings import Settings
 
 WARMUP = 3

@@ -36,7 +36,7 @@ ENGLISH = "How much will the French state spend in 2020 on bears and shepherds i
 def _child(kind: str, folder: str, questions: list[str]) -> dict[str, Any]:
     """Serve ``questions`` (French) then one English question; memory after each part."""
     if kind == "ours":
-        from rag.service import Assistant
+        from rag.answering.service import Assistant
         from rag.settings import Settings
 
         assistant = Assistant(Settings(index_dir=Path(folder)))

@@ -15,11 +15,11 @@ from typing import Any
 
 from benchmarks import baseline
 from benchmarks.common import EVAL, K, Plan, log
+from rag.answering.service import Assistant
 from rag.embedders import Embedder
 from rag.evaluation import Question, passage_matches, read_questions
-from rag.indexer import index_paths
+from rag.indexing.indexer import index_paths
 from rag.retrieval.hybrid import MODES
-from rag.service import Assistant
 from rag.settings import Settings
 
 DATASETS = ("piaf", "xquad-en")

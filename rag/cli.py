@@ -61,7 +61,7 @@ def _progress_bar() -> Any:
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from rag.embedders import LazyEmbedder
-    from rag.indexer import index_paths
+    from rag.indexing.indexer import index_paths
 
     report = index_paths([Path(p) for p in args.paths], settings, LazyEmbedder(settings), _progress_bar())
     if report.rebuilt:
@@ -83,7 +83,7 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
-    from rag.catalog import list_documents
+    from rag.indexing.catalog import list_documents
 
     documents = list_documents(settings.index_dir)
     if args.json:
@@ -145,7 +145,7 @@ def _answer_json(answer: Answer) -> dict[str, Any]:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from rag.service import Assistant
+    from rag.answering.service import Assistant
 
     answer = Assistant(settings).ask(" ".join(args.question))
     if args.json:
@@ -160,7 +160,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 def _print_answer(answer: Answer) -> None:
     """The answer (unless the backend failed), then its sources, or the closest passages."""
-    from rag.service import CLOSEST_SHOWN
+    from rag.answering.service import CLOSEST_SHOWN
 
     if not answer.error:
         print(_shown(answer.text))
@@ -198,8 +198,8 @@ def _excerpt(text: str, limit: int = QUOTE_CHARS) -> str:
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
+    from rag.answering.service import Assistant
     from rag.evaluation import evaluate
-    from rag.service import Assistant
 
     assistant = Assistant(settings)
     bars: list[Any] = []

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from rag.answering.service import RETRIEVED
 from rag.errors import UserError
-from rag.service import RETRIEVED
-from rag.textnorm import normalise
+from rag.text.normalise import normalise
 from rag.types import Answer, Hit
 
 
@@ -35,7 +35,7 @@ class Question:
 
 
 def half(question_id: str) -> str:
-    """"A" or "B", from a hash of the id: a fixed split, to choose on one half and check on the other."""
+    """ "A" or "B", from a hash of the id: a fixed split, to choose on one half and check on the other."""
     return "AB"[zlib.crc32(question_id.encode("utf-8")) % 2]
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from rag.embedders.fake import HashingEmbedder
-from rag.indexer import index_paths
+from rag.indexing.indexer import index_paths
 from rag.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

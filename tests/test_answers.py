@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from rag.answering.service import Assistant
 from rag.errors import UserError
 from rag.evaluation import Question, Scores, evaluate, passage_matches, read_questions
-from rag.service import Assistant
-from rag.textnorm import normalise
+from rag.text.normalise import normalise
 from rag.types import Answer
 
 pytestmark = pytest.mark.slow
@@ -30,7 +30,7 @@ NOT_FOUND_FR = "Je n’ai pas trouvé cette information dans les documents."
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
     from rag.embedders import LazyEmbedder
-    from rag.indexer import index_paths
+    from rag.indexing.indexer import index_paths
     from rag.settings import Settings
 
     settings = Settings(index_dir=tmp_path_factory.mktemp("index"))

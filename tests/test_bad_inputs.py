@@ -29,18 +29,18 @@ from pdf_factory import (
     xref_loop_pdf,
 )
 
-from rag.catalog import list_documents
-from rag.discover import normalise
+from rag.answering.service import MAX_QUESTION_CHARS, Assistant
 from rag.embedders.fake import HashingEmbedder
 from rag.errors import UserError
-from rag.indexer import index_paths
+from rag.indexing.catalog import list_documents
+from rag.indexing.discover import absolute_path
+from rag.indexing.indexer import index_paths
+from rag.indexing.uploads import MAX_NAME_BYTES, MAX_NAME_CHARS, index_uploads, safe_filename, uploads_dir
 from rag.ingest.loaders import pdf as pdf_loader
-from rag.service import MAX_QUESTION_CHARS, Assistant
 from rag.settings import Settings
 from rag.store.index import IndexNotFoundError
 from rag.store.versions import current_version
 from ui.chat import NO_INDEX, Conversation, chat_turn
-from ui.uploads import MAX_NAME_BYTES, MAX_NAME_CHARS, index_uploads, safe_filename, uploads_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -484,7 +484,7 @@ def test_folder_with_nothing_indexable_then_a_question(tmp_path: Path) -> None:
     (junk / "scan.pdf").write_bytes(blank_pdf())
     settings = Settings(index_dir=tmp_path / "index", embedding_backend="fake")
     report = index_paths([junk], settings, HashingEmbedder())
-    assert report.empty_folders == [str(normalise(junk))] and len(report.skipped) == 3
+    assert report.empty_folders == [str(absolute_path(junk))] and len(report.skipped) == 3
     with pytest.raises(IndexNotFoundError) as caught:
         Assistant(settings, embedder=HashingEmbedder()).ask("Combien de navires ?")
     message = str(caught.value)

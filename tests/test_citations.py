@@ -1,10 +1,10 @@
-"""Parsing citation markers out of answers (rag.citations)."""
+"""Parsing citation markers out of answers (rag.answering.markers)."""
 
 from __future__ import annotations
 
 import pytest
 
-from rag.citations import ParsedSentence, keep_valid, marker_numbers, parse_answer, strip_remote_content
+from rag.answering.markers import ParsedSentence, keep_valid, marker_numbers, parse_answer, strip_remote_content
 
 
 @pytest.mark.parametrize(

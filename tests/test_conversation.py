@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.conversation import needs_context, rewrite_followup
+from rag.answering.followups import needs_context, rewrite_followup
 
 PREVIOUS = [("Quel laboratoire Alibaba a-t-il fermé ?", "Son laboratoire de calcul quantique [1].")]
 

@@ -32,12 +32,12 @@ from typing import Any
 import faiss
 import pytest
 
+from rag.answering.service import Assistant
 from rag.embedders.fake import HashingEmbedder
-from rag.indexer import index_paths
-from rag.retrieval.lexical import LexicalIndex
-from rag.service import Assistant
+from rag.indexing.indexer import index_paths
 from rag.settings import Settings
 from rag.store import index as index_module
+from rag.store.bm25_index import BM25Index
 from rag.store.index import Index
 from rag.store.manifest import Manifest
 from rag.store.versions import CURRENT, IndexWriteError, current_version
@@ -239,7 +239,7 @@ def _fail_replace_of_current(error: BaseException) -> Callable[..., Any]:
 WRITERS: dict[str, Callable[[pytest.MonkeyPatch, BaseException], None]] = {
     "faiss.write_index": lambda mp, e: mp.setattr(faiss, "write_index", _failing(e)),
     "write_docstore": lambda mp, e: mp.setattr(index_module, "write_docstore", _failing(e)),
-    "LexicalIndex.save": lambda mp, e: mp.setattr(LexicalIndex, "save", _failing(e)),
+    "BM25Index.save": lambda mp, e: mp.setattr(BM25Index, "save", _failing(e)),
     "Manifest.write": lambda mp, e: mp.setattr(Manifest, "write", _failing(e)),
     "fsync": lambda mp, e: mp.setattr(os, "fsync", _failing(e)),
     "rename-staging": lambda mp, e: mp.setattr(os, "rename", _fail_rename_of_staging(e)),
@@ -339,7 +339,7 @@ CHECKER = """
 import json, sys
 from pathlib import Path
 from rag.embedders.fake import HashingEmbedder
-from rag.service import Assistant
+from rag.answering.service import Assistant
 from rag.settings import Settings
 from rag.store.index import Index
 from rag.store.versions import current_version

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from rag.answering.service import Assistant
 from rag.embedders import LazyEmbedder
 from rag.evaluation import Scores, evaluate, passage_matches, read_questions
-from rag.indexer import index_paths
-from rag.service import Assistant
+from rag.indexing.indexer import index_paths
 from rag.settings import Settings
 
 EVAL = Path(__file__).resolve().parent.parent / "eval"

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from rag.catalog import list_documents
+from rag.answering.service import Assistant
 from rag.embedders.fake import HashingEmbedder
-from rag.indexer import index_paths
-from rag.service import Assistant
+from rag.indexing.catalog import list_documents
+from rag.indexing.indexer import index_paths
 from rag.settings import Settings
 from rag.store.manifest import MANIFEST, IndexCorruptError
 from rag.store.versions import current_version

@@ -29,10 +29,10 @@ import gradio as gr
 import pytest
 from gradio_client import Client
 
+from rag.answering.service import Assistant, Done, Token
 from rag.embedders.fake import HashingEmbedder
 from rag.generators.openai_compatible import OpenAICompatibleGenerator
-from rag.indexer import index_paths
-from rag.service import Assistant, Done, Token
+from rag.indexing.indexer import index_paths
 from rag.settings import Settings
 from tests.llm_server import FakeLLMServer
 from tests.ui_server import free_port, running_app

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from rag.catalog import list_documents
-from rag.discover import PathNotFoundError
+from rag.answering.service import Assistant
 from rag.embedders.fake import HashingEmbedder
-from rag.indexer import index_paths
+from rag.indexing.catalog import list_documents
+from rag.indexing.discover import PathNotFoundError
+from rag.indexing.indexer import index_paths
 from rag.ingest.loaders import LOADERS
-from rag.service import Assistant
 from rag.settings import Settings
 from rag.store import index as index_module
 from rag.store.index import Index

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.retrieval.analysis import analyze, char_grams, fold
-from rag.retrieval.lexical import LexicalIndex
+from rag.store.bm25_index import BM25Index
+from rag.text.analysis import analyze, char_grams, fold
 
 # --- analysis ---------------------------------------------------------------
 
@@ -81,8 +81,8 @@ CORPUS = [
 ]
 
 
-def _index() -> LexicalIndex:
-    return LexicalIndex.build([analyze(text, lang) for lang, text in CORPUS])
+def _index() -> BM25Index:
+    return BM25Index.build([analyze(text, lang) for lang, text in CORPUS])
 
 
 @pytest.mark.parametrize(
@@ -114,8 +114,8 @@ def test_search_edge_cases() -> None:
 
 
 def test_empty_indexes() -> None:
-    assert LexicalIndex.build([]).search(["a"], k=3) == []
-    only_empty_rows = LexicalIndex.build([[], []])
+    assert BM25Index.build([]).search(["a"], k=3) == []
+    only_empty_rows = BM25Index.build([[], []])
     assert len(only_empty_rows) == 2
     assert only_empty_rows.search(["a"], k=3) == []
 
@@ -124,7 +124,7 @@ def test_empty_indexes() -> None:
 def test_save_load_round_trip_without_pickle(tmp_path: Path, mmap: bool) -> None:
     index = _index()
     index.save(tmp_path)
-    loaded = LexicalIndex.load(tmp_path, mmap=mmap)
+    loaded = BM25Index.load(tmp_path, mmap=mmap)
     queries = ["Super Bowl", "intelligence artificielle", "salariés 100 000", "zzz"]
     for query in queries:
         for language in ("fr", "en"):
@@ -139,8 +139,8 @@ def test_save_load_round_trip_without_pickle(tmp_path: Path, mmap: bool) -> None
 
 
 def test_save_load_of_an_empty_index(tmp_path: Path) -> None:
-    LexicalIndex.build([[]]).save(tmp_path)
-    loaded = LexicalIndex.load(tmp_path)
+    BM25Index.build([[]]).save(tmp_path)
+    loaded = BM25Index.load(tmp_path)
     assert len(loaded) == 1
     assert loaded.search(["a"], k=1) == []
 
@@ -171,7 +171,7 @@ def test_the_vectorised_build_gives_bm25s_own_scores() -> None:
     rng = random.Random(7)
     vocabulary = [f"t{n}" for n in range(300)]
     corpus = [[rng.choice(vocabulary[: rng.randint(5, 300)]) for _ in range(rng.randint(0, 80))] for _ in range(400)]
-    ours = LexicalIndex.build(corpus)
+    ours = BM25Index.build(corpus)
     reference = bm25s.BM25(k1=1.2, b=0.75, method="lucene")
     reference.index(corpus, create_empty_token=False, show_progress=False)
     for query in (["t1"], ["t3", "t250", "t3"], vocabulary[:40], ["absent"]):

@@ -29,8 +29,8 @@ from typing import Any
 import pytest
 from gradio_client import Client, handle_file
 
-from rag.catalog import list_documents
 from rag.embedders import LazyEmbedder
+from rag.indexing.catalog import list_documents
 from rag.settings import Settings
 from tests.llm_server import FakeLLMServer, Messages
 from tests.ui_server import indexed_settings, running_app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from rag.catalog import DocumentInfo
+from rag.indexing.catalog import DocumentInfo
 from rag.types import Answer, Chunk, Citation, Hit, Sentence
 from ui.render import (
     highlight,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rag.embedders.fake import HashingEmbedder
-from rag.indexer import index_paths
+from rag.indexing.indexer import index_paths
 from rag.retrieval.hybrid import HybridRetriever
 from rag.settings import Settings
 from rag.store.index import Index

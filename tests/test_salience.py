@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from rag.retrieval.analysis import analyze, term_words
-from rag.retrieval.salience import COMMON_ZIPF, common_terms, zipf
+from rag.text.analysis import analyze, term_words
+from rag.text.salience import COMMON_ZIPF, common_terms, zipf
 
 
 def test_everyday_words_are_common_and_names_are_not() -> None:

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from rag.answering.service import Assistant, Done, Retrieved, Token
 from rag.embedders.fake import HashingEmbedder
 from rag.errors import UserError
 from rag.generators.openai_compatible import OpenAICompatibleGenerator
-from rag.indexer import index_paths
+from rag.indexing.indexer import index_paths
 from rag.retrieval.hybrid import MIN_RELEVANCE
-from rag.service import Assistant, Done, Retrieved, Token
 from rag.settings import Settings
 from rag.store.index import Index
 from tests.helpers import index_seeds

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from gradio_client import Client, handle_file
 
-from rag.catalog import list_documents
+from rag.indexing.catalog import list_documents
 from rag.settings import Settings
 from tests.llm_server import FakeLLMServer
 from tests.ui_server import (

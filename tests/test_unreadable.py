@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from rag.catalog import list_documents
+from rag.answering.service import Assistant
 from rag.embedders.fake import HashingEmbedder
-from rag.indexer import index_paths
-from rag.service import Assistant
+from rag.indexing.catalog import list_documents
+from rag.indexing.indexer import index_paths
 from rag.settings import Settings
 from rag.store.versions import current_version
 from tests.helpers import index_seeds, run_cli, without_permission_override

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from rag.catalog import list_documents
 from rag.embedders.fake import HashingEmbedder
-from rag.indexer import index_paths
+from rag.indexing import uploads
+from rag.indexing.catalog import list_documents
+from rag.indexing.indexer import index_paths
+from rag.indexing.uploads import MAX_NAME_CHARS, delete_uploaded_copies, index_uploads, safe_filename, uploads_dir
 from rag.settings import Settings
 from tests.pdf_factory import text_pdf
-from ui import uploads
-from ui.uploads import MAX_NAME_CHARS, delete_uploaded_copies, index_uploads, safe_filename, uploads_dir
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from rag.embedders.fake import HashingEmbedder
-from rag.indexer import index_paths
+from rag.indexing.indexer import index_paths
 from rag.settings import Settings
 from rag.store.index import Index
 from rag.store.versions import current_version

@@ -9,9 +9,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from rag.answering.service import Assistant
 from rag.embedders import Embedder, LazyEmbedder
-from rag.indexer import index_paths
-from rag.service import Assistant
+from rag.indexing.indexer import index_paths
 from rag.settings import Settings
 from ui.app import build_app
 

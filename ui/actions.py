@@ -14,16 +14,16 @@ from typing import Any
 
 import gradio as gr
 
-from rag.catalog import DocumentInfo, list_documents
+from rag.answering.service import Assistant
 from rag.errors import UserError
 from rag.generators import Generator, make_generator
-from rag.indexer import Progress, remove_document
-from rag.service import Assistant
+from rag.indexing.catalog import DocumentInfo, list_documents
+from rag.indexing.indexer import Progress, remove_document
+from rag.indexing.uploads import delete_uploaded_copies, index_uploads
 from rag.settings import Settings
 from rag.store.index import IndexNotFoundError
 from rag.store.manifest import IndexCorruptError
 from ui.render import document_choice, render_documents, render_error, render_outcome, render_upload_results
-from ui.uploads import delete_uploaded_copies, index_uploads
 
 log = logging.getLogger(__name__)
 

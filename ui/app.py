@@ -11,7 +11,7 @@ from typing import Any
 
 import gradio as gr
 
-from rag.service import Assistant
+from rag.answering.service import Assistant
 from rag.settings import Settings
 from ui import actions, style
 from ui.actions import MAX_TOP_K, AssistantHolder

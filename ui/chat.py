@@ -13,8 +13,8 @@ from typing import Any
 
 import gradio as gr
 
+from rag.answering.service import Assistant, Done, Retrieved, Token
 from rag.errors import UserError
-from rag.service import Assistant, Done, Retrieved, Token
 from rag.store.index import IndexNotFoundError
 from rag.types import Answer
 from ui.render import (

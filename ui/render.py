@@ -15,12 +15,12 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from rag.catalog import DocumentInfo
-from rag.citations import strip_remote_content
-from rag.language import detect_language
-from rag.service import CLOSEST_SHOWN
+from rag.answering.markers import strip_remote_content
+from rag.answering.service import CLOSEST_SHOWN
+from rag.indexing.catalog import DocumentInfo
+from rag.indexing.uploads import UploadResult
+from rag.text.language import detect_language
 from rag.types import VERIFICATION_STRENGTH, Answer, Citation, Hit, Sentence, Verification
-from ui.uploads import UploadResult
 
 #: Characters of each retrieved passage quoted in the trace.
 TRACE_SNIPPET_CHARS = 140

@@ -25,7 +25,7 @@ class Calibration:
 
     ``supports`` and ``weakly_supports`` are the cosines between a sentence
     and a passage's span above which the span says the same thing (checking
-    an answer's sentences, ``rag.verify``), on the same scale.
+    an answer's sentences, ``rag.answering.verification``), on the same scale.
     """
 
     cosine: float

@@ -2,8 +2,8 @@
 
 Generators write plain text in which every sentence ends with citation
 markers such as ``[1]`` or ``[1, 3]`` pointing at the numbered passages;
-parsing them (``rag.citations``), verifying each sentence against its passage
-(``rag.verify``) and turning them into cited spans (``rag.citing``) is shared,
+parsing them (``rag.answering.markers``), verifying each sentence against its passage
+(``rag.answering.verification``) and turning them into cited spans (``rag.answering.citing``) is shared,
 so every backend's citations are checked the same way.
 """
 

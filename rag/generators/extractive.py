@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from rag.ingest.chunk import sentence_spans
-from rag.retrieval.analysis import CHAR_SHARE, analyze, char_grams, cognate
+from rag.text.analysis import CHAR_SHARE, analyze, char_grams, cognate
 from rag.types import Hit
 
 _COUNTS = (
@@ -227,4 +227,4 @@ class ExtractiveGenerator:
             yield f"{candidate.text} [{candidate.passage}] "
 
     def rewrite(self, question: str, history: list[tuple[str, str]], language: str) -> str | None:
-        return None  # the built-in heuristic (rag.conversation) handles follow-ups
+        return None  # the built-in heuristic (rag.answering.followups) handles follow-ups

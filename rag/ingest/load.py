@@ -9,8 +9,8 @@ from pathlib import Path
 from rag.ingest.clean import find_boilerplate
 from rag.ingest.errors import SkipFile
 from rag.ingest.loaders import LOADERS
-from rag.language import detect_language
 from rag.settings import Settings
+from rag.text.language import detect_language
 from rag.types import Document
 
 SUPPORTED_EXTENSIONS = frozenset(LOADERS)

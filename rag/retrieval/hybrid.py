@@ -21,16 +21,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rag.embedders import Embedder
-from rag.language import detect_language
-from rag.retrieval.analysis import CHAR_SHARE, analyze, char_grams, is_stop_word
 from rag.retrieval.base import Retrieval
-from rag.retrieval.bm25 import BM25Retriever
 from rag.retrieval.dense import DenseRetriever
+from rag.retrieval.lexical import LexicalRetriever
 from rag.retrieval.near_duplicates import is_near_duplicate
 from rag.retrieval.relevance import cognate_coverage, coverage, discount_everyday_words
 from rag.settings import RETRIEVAL_MODES, SettingsError
 from rag.store.docstore import DocumentMetadata
 from rag.store.index import Index
+from rag.text.analysis import CHAR_SHARE, analyze, char_grams, is_stop_word
+from rag.text.language import detect_language
 from rag.types import Chunk, Hit
 
 #: Dense weight for a question the embedder reads over documents it does not
@@ -152,8 +152,8 @@ class HybridRetriever:
         self.min_relevance = min_relevance
         self.fusion = fusion
         self._combine = METHODS[fusion.method]
-        self._lexical = BM25Retriever(index.lexical)
-        self._chars = BM25Retriever(index.chars) if index.chars is not None else None
+        self._lexical = LexicalRetriever(index.lexical)
+        self._chars = LexicalRetriever(index.chars) if index.chars is not None else None
         self._dense = DenseRetriever(index, embedder)
         self._known = embedder.languages
         self._calibration = embedder.calibration

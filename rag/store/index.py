@@ -22,11 +22,11 @@ import faiss
 import numpy as np
 
 from rag.errors import UserError
-from rag.retrieval.analysis import char_grams, lexical_text
-from rag.retrieval.lexical import LexicalIndex
+from rag.store.bm25_index import BM25Index
 from rag.store.docstore import DOCSTORE, DocStore, SourceFile, StoredChunk, write_docstore
 from rag.store.manifest import IndexCorruptError, Manifest, checksums
 from rag.store.versions import current_version, next_version, publish, staging
+from rag.text.analysis import char_grams, lexical_text
 from rag.types import Document
 
 VECTORS = "vectors.faiss"
@@ -76,7 +76,7 @@ def write_version(index_dir: Path, contents: IndexContents) -> Path:
             write_docstore(folder / DOCSTORE, contents.documents, contents.sources, contents.chunks)
         except sqlite3.Error as error:  # "database or disk is full", "disk I/O error"...
             raise OSError(errno.EIO, str(error), str(folder / DOCSTORE)) from None
-        LexicalIndex.build([list(c.tokens) for c in contents.chunks]).save(folder / LEXICAL)
+        BM25Index.build([list(c.tokens) for c in contents.chunks]).save(folder / LEXICAL)
         _write_lexical_extras(folder, contents)
         Manifest(
             version=next_version(index_dir),
@@ -109,8 +109,8 @@ def _write_lexical_extras(folder: Path, contents: IndexContents) -> None:
         # A document's terms are its chunks' (already analysed, title and overlaps
         # included): re-analysing every text at each publish would cost more.
         terms[document.id].extend(stored.tokens)
-    LexicalIndex.build(pieces).save(folder / LEXICAL_CHARS)
-    LexicalIndex.build([terms[d.id] for d in contents.documents]).save(folder / LEXICAL_DOCUMENTS)
+    BM25Index.build(pieces).save(folder / LEXICAL_CHARS)
+    BM25Index.build([terms[d.id] for d in contents.documents]).save(folder / LEXICAL_DOCUMENTS)
     rows = json.dumps([d.id for d in contents.documents])
     (folder / LEXICAL_DOCUMENTS / DOCUMENT_ROWS).write_text(rows, encoding="utf-8")
 
@@ -148,13 +148,13 @@ class Index:
         try:
             self.vectors = faiss.read_index(str(folder / VECTORS))
             self.docstore = DocStore(folder / DOCSTORE)
-            self.lexical = LexicalIndex.load(folder / LEXICAL)
+            self.lexical = BM25Index.load(folder / LEXICAL)
             # Absent from versions written before they existed: retrieval then uses words only.
-            self.chars = LexicalIndex.load(folder / LEXICAL_CHARS) if (folder / LEXICAL_CHARS).exists() else None
-            self.documents_lexical: LexicalIndex | None = None
+            self.chars = BM25Index.load(folder / LEXICAL_CHARS) if (folder / LEXICAL_CHARS).exists() else None
+            self.documents_lexical: BM25Index | None = None
             self.row_documents = np.zeros(0, dtype=np.int64)
             if (folder / LEXICAL_DOCUMENTS).exists():
-                self.documents_lexical = LexicalIndex.load(folder / LEXICAL_DOCUMENTS)
+                self.documents_lexical = BM25Index.load(folder / LEXICAL_DOCUMENTS)
                 order = json.loads((folder / LEXICAL_DOCUMENTS / DOCUMENT_ROWS).read_text(encoding="utf-8"))
                 position = {doc_id: i for i, doc_id in enumerate(order)}
                 self.row_documents = np.array([position[d] for d in self.docstore.row_doc_ids()], dtype=np.int64)

@@ -7,7 +7,7 @@ Layout::
         .lock           held by the one writer (flock: released even on SIGKILL)
         v000003/        manifest.json, vectors.faiss, docstore.sqlite, lexical/
         v000004/
-        touched-files.json  files touched (same bytes) since CURRENT was written: a hint (rag.scan)
+        touched-files.json  files touched (same bytes) since CURRENT was written: a hint (rag.indexing.scan)
 
 A writer fills a hidden staging folder, fsyncs it, renames it to the version
 after ``CURRENT``'s and only then replaces ``CURRENT``. A crash at any moment

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from rag.discover import normalise
 from rag.embedders import Embedder
-from rag.indexer import Progress, index_paths
+from rag.indexing.discover import absolute_path
+from rag.indexing.indexer import Progress, index_paths
 from rag.ingest import SUPPORTED_EXTENSIONS, too_big_reason
 from rag.settings import Settings
 
@@ -231,7 +231,7 @@ def index_uploads(
     added, updated = set(report.added), set(report.updated)
     refused = {s.path: s.reason for s in report.skipped}
     for entry in to_index:
-        key = str(normalise(entry.path))
+        key = str(absolute_path(entry.path))
         if key in refused:
             kept = "; the earlier upload of that name is kept" if entry.previous else ""
             entry.result = UploadResult(entry.shown, "skipped", refused[key] + kept)
@@ -249,10 +249,10 @@ def index_uploads(
 
 def delete_uploaded_copies(paths: Iterable[str], settings: Settings) -> int:
     """Delete the files among ``paths`` that live in the uploads folder (never the user's own files)."""
-    folder = normalise(uploads_dir(settings))
+    folder = absolute_path(uploads_dir(settings))
     deleted = 0
     for path in map(Path, paths):
-        if normalise(path).parent == folder and path.is_file():
+        if absolute_path(path).parent == folder and path.is_file():
             path.unlink(missing_ok=True)
             deleted += 1
     return deleted

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import re
 
-from rag.retrieval.analysis import analyze
-from rag.retrieval.salience import zipf
+from rag.text.analysis import analyze
+from rag.text.salience import zipf
 
 _OPENS_ON_PREVIOUS = re.compile(r"^\s*(et|mais|and|but|so|also|what about)\b", re.IGNORECASE)
 # Possessives ("its", "son") and "this"/"that" mostly point inside the question

@@ -13,17 +13,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from rag.citing import abstain, cite, render_sentence
-from rag.conversation import rewrite_followup
+from rag.answering.citing import abstain, cite, render_sentence
+from rag.answering.followups import rewrite_followup
 from rag.embedders import Embedder, LazyEmbedder, backend_name
 from rag.errors import UserError
 from rag.generators import Generator, GeneratorUnavailableError, make_generator
-from rag.language import detect_language
 from rag.retrieval.base import Retrieval
 from rag.retrieval.hybrid import HybridRetriever
 from rag.settings import Settings
 from rag.store.index import Index, IndexNotFoundError
 from rag.store.versions import current_version
+from rag.text.language import detect_language
 from rag.types import Answer, Hit
 
 #: Longer questions are cut: nobody types more, and analysis cost grows with length.
@@ -209,7 +209,7 @@ class Assistant:
         citing_started = time.perf_counter()
         languages = list(dict.fromkeys([language, *(h.language for h in passages if h.language != "und")]))
         # The verifier compares embeddings only where the model reads every language
-        # involved (rag.verify); its lexical and fact checks always run.
+        # involved (rag.answering.verification); its lexical and fact checks always run.
         sentences, citations = cite(text, passages, languages, self.embedder)
         timings["citation"] = time.perf_counter() - citing_started
         if not any(s.verification != "unsupported" for s in sentences):

@@ -17,8 +17,8 @@ import numpy as np
 
 from rag.embedders import Embedder
 from rag.ingest.chunk import sentence_spans
-from rag.retrieval.analysis import analyze
-from rag.textnorm import normalise
+from rag.text.analysis import analyze
+from rag.text.normalise import normalise
 from rag.types import VERIFICATION_STRENGTH, Hit, Verification
 
 SUPPORTED_OVERLAP = 0.6

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 
-from rag.citations import keep_valid, parse_answer
+from rag.answering.markers import keep_valid, parse_answer
+from rag.answering.verification import best_support
 from rag.embedders import Embedder
 from rag.generators.prompt import NOT_FOUND, not_found_sentence
-from rag.textnorm import normalise
+from rag.text.normalise import normalise
 from rag.types import VERIFICATION_STRENGTH, Answer, Citation, Hit, Sentence, Verification
-from rag.verify import best_support
 
 _NOT_FOUND = {normalise(sentence).rstrip(".") for sentence in NOT_FOUND.values()}
 

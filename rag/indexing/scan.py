@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.discover import Candidate, Discovery, normalise
+from rag.indexing.discover import Candidate, Discovery, absolute_path
 from rag.ingest import SkipFile, load_document
 from rag.settings import Settings
 from rag.store.docstore import SourceFile, StoredChunk
@@ -74,7 +74,7 @@ def scan(
     for number, candidate in enumerate(candidates, 1):
         if progress:
             progress("reading", number, len(candidates))
-        path = str(normalise(candidate.path))
+        path = str(absolute_path(candidate.path))
         known = state.sources.get(path)
         try:
             stat = candidate.path.stat()

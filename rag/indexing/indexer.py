@@ -1,6 +1,6 @@
 """Incremental indexing: only what changed is read, chunked and embedded.
 
-What changed is found by ``rag.scan``. Vectors are cached by the hash of the
+What changed is found by ``rag.indexing.scan``. Vectors are cached by the hash of the
 exact text embedded, so a changed article re-embeds only the chunks whose text
 changed.
 """
@@ -14,12 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from rag.discover import discover
 from rag.embedders import Embedder, backend_name
 from rag.errors import UserError
-from rag.ingest import chunk_document
-from rag.retrieval.analysis import ANALYSIS_VERSION, CHAR_GRAM, analyze, lexical_text
-from rag.scan import (
+from rag.indexing.discover import discover
+from rag.indexing.scan import (
     Chunker,
     IndexState,
     Progress,
@@ -29,15 +27,17 @@ from rag.scan import (
     remember_touched,
     scan,
 )
+from rag.ingest import chunk_document
 from rag.settings import Settings
 from rag.store.docstore import StoredChunk
 from rag.store.index import DOCUMENT_INDEX_VERSION, Index, IndexContents, IndexNotFoundError, write_version
 from rag.store.manifest import Manifest
 from rag.store.versions import writer_lock
+from rag.text.analysis import ANALYSIS_VERSION, CHAR_GRAM, analyze, lexical_text
 from rag.types import Document, Skipped
 
 # Bump when the chunker's output changes for the same input: it forces a rebuild.
-# (The analyzer's output has its own ANALYSIS_VERSION, in rag.retrieval.analysis.)
+# (The analyzer's output has its own ANALYSIS_VERSION, in rag.text.analysis.)
 CHUNKER_VERSION = 1
 
 # Texts handed to the embedder per call: the progress bar moves after each call.

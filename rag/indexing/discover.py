@@ -31,7 +31,7 @@ class Discovery:
     unreadable: list[Path] = field(default_factory=list)
 
 
-def normalise(path: Path) -> Path:
+def absolute_path(path: Path) -> Path:
     """Absolute, without ``..``, but not resolving symbolic links (the link's own name counts)."""
     return Path(os.path.normpath(path.expanduser().absolute()))
 
@@ -45,7 +45,7 @@ def discover(paths: list[Path]) -> Discovery:
     skipped: list[Skipped] = []
     unreadable: list[Path] = []
     for given in paths:
-        path = normalise(given)
+        path = absolute_path(given)
         if not path.is_dir():
             candidates.append(Candidate(path, None))
             continue

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from rag.retrieval.analysis import term_words
+from rag.text.analysis import term_words
 
 #: Zipf frequency (log10 of occurrences per billion words) from which a word
 #: is everyday vocabulary: 4.0 is ten per million words. "ville", "trouvait",
