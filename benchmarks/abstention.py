@@ -86,7 +86,7 @@ def observe(workdir: Path, calibration: Calibration) -> list[Observed]:
         index = Index.open(half_index(corpus, workdir, embedder))
         present = {Path(d.path).name for d in index.docstore.document_metadata()}
         recording = _Recording(calibration)
-        retriever = HybridRetriever(index, _Observed(embedder, recording))  # type: ignore[arg-type]
+        retriever = HybridRetriever(index, _Observed(embedder, recording), min_relevance=Settings().min_relevance)  # type: ignore[arg-type]
         for question in read_questions(EVAL / name / "dev.jsonl"):
             recording.seen.clear()  # type: ignore[attr-defined]
             # As many passages as the service retrieves: relevance is decided over all of them.

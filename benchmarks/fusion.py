@@ -70,7 +70,7 @@ def sweep(index_dirs: dict[str, Path], fusions: list[Fusion]) -> list[dict[str, 
         index = Index.open(index_dirs[index_name])
         questions = [q for q in read_questions(EVAL / name / "dev.jsonl") if q.answerable]
         for fusion in fusions:
-            retriever = HybridRetriever(index, embedder, fusion=fusion)  # type: ignore[arg-type]
+            retriever = HybridRetriever(index, embedder, fusion=fusion, min_relevance=Settings().min_relevance)  # type: ignore[arg-type]
             ranks = {q.id: first_match(q, _passages(retriever, q)) for q in questions}
             row: dict[str, Any] = {"set": name, **fusion.__dict__}
             for part, chosen in (("all", questions), ("A", _half(questions, "A")), ("B", _half(questions, "B"))):

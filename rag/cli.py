@@ -106,50 +106,12 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
     return OK
 
 
-def _answer_json(answer: Answer) -> dict[str, Any]:
-    return {
-        "question": answer.question,
-        "answer": answer.text,
-        "abstained": answer.abstained,
-        "error": answer.error,
-        "rewritten_question": answer.rewritten_question,
-        "citations": [
-            {
-                "n": c.n,
-                "source": c.hit.source,
-                "title": c.hit.title,
-                "page": c.hit.page,
-                "start": c.start,
-                "end": c.end,
-                "text": c.span_text,
-                "verification": c.verification,
-            }
-            for c in answer.citations
-        ],
-        "retrieved": [
-            {
-                "rank": rank,
-                "source": h.source,
-                "start": h.chunk.start,
-                "end": h.chunk.end,
-                # Four decimals tell passages apart; more is float noise (1.2000000029802322).
-                "score": round(h.score, 4),
-                "lexical_rank": h.lexical_rank,
-                "dense_rank": h.dense_rank,
-                "relevance": round(h.relevance, 4),
-            }
-            for rank, h in enumerate(answer.hits, 1)
-        ],
-        "timings_ms": {stage: round(1000 * seconds, 2) for stage, seconds in answer.timings.items()},
-    }
-
-
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from rag.answering.service import Assistant
 
     answer = Assistant(settings).ask(" ".join(args.question))
     if args.json:
-        print(json.dumps(_answer_json(answer), ensure_ascii=False))
+        print(json.dumps(answer.to_json(), ensure_ascii=False))
     else:
         _print_answer(answer)
     if answer.error:  # the answer backend failed: its one-line error is the answer
@@ -160,20 +122,15 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 def _print_answer(answer: Answer) -> None:
     """The answer (unless the backend failed), then its sources, or the closest passages."""
-    from rag.answering.service import CLOSEST_SHOWN
-
     if not answer.error:
         print(_shown(answer.text))
-    cited = {c.n: c for c in answer.citations}
-    if answer.abstained:
-        shown = list(enumerate(answer.hits[:CLOSEST_SHOWN], 1))
-    else:
-        shown = [(n, h) for n, h in enumerate(answer.hits, 1) if n in cited]
+    shown = answer.shown()
     if shown:
         gap = "" if answer.error else "\n"  # nothing was printed above when the backend failed
         print(gap + ("Closest passages:" if answer.abstained else "Sources:"))
-    for n, hit in shown:
-        citation = cited.get(n)
+    for n, hit, citations in shown:
+        # One quote per passage: the span of the last sentence citing it.
+        citation = citations[-1] if citations else None
         quote = " ".join(citation.span_text.split()) if citation else _excerpt(hit.chunk.text)
         mark = f" ({citation.verification})" if citation and citation.verification != "supported" else ""
         print(f"[{n}] {_shown(hit.title)} ({hit.date or 'no date'}) — {_where(hit)}")

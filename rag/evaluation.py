@@ -121,19 +121,7 @@ def score(question: Question, answer: Answer, scores: Scores) -> dict[str, Any]:
         scores.answer_contains += any(normalise(a) in normalise(answer.text) for a in question.answers)
         first = answer.citations[0] if answer.citations else None
         scores.citation_overlaps += bool(first and passage_matches(first.hit.source, first.start, first.end, question))
-    return {
-        "id": question.id,
-        "answer": answer.text,
-        "abstained": answer.abstained,
-        "citations": [
-            {"n": c.n, "source": c.hit.source, "start": c.start, "end": c.end, "verification": c.verification}
-            for c in answer.citations
-        ],
-        "retrieved": [
-            {"rank": i, "source": h.source, "start": h.chunk.start, "end": h.chunk.end, "score": round(h.score, 6)}
-            for i, h in enumerate(hits[:RETRIEVED], 1)
-        ],
-    }
+    return {"id": question.id, **answer.to_json()}
 
 
 def _span(hit: Hit) -> tuple[int, int]:

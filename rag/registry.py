@@ -1,23 +1,25 @@
-"""Backends are chosen by name from a table, not an if-chain."""
+"""Backends are chosen by name from a table, not an if-chain; the table validates the name."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TypeVar
 
-from rag.settings import Settings, SettingsError
+from rag.errors import SettingsError
+from rag.settings import Settings
 
 T = TypeVar("T")
 Entry = TypeVar("Entry")
 
 
-def choose(table: dict[str, Entry], name: str, role: str) -> Entry:
-    """The table's entry for ``name``, or a one-line error listing what exists."""
+def choose(table: dict[str, Entry], name: str, setting: str, also: tuple[str, ...] = ()) -> Entry:
+    """The table's entry for ``name``, or a one-line error naming the setting and what exists."""
     try:
         return table[name]
     except KeyError:
-        raise SettingsError(f"Unknown {role} {name!r}; choose one of {', '.join(table)}.") from None
+        allowed = ", ".join((*also, *table))
+        raise SettingsError(f"Setting {setting} must be one of {allowed}, not {name!r}.") from None
 
 
-def build(table: dict[str, Callable[[Settings], T]], name: str, role: str, settings: Settings) -> T:
-    return choose(table, name, role)(settings)
+def build(table: dict[str, Callable[[Settings], T]], name: str, setting: str, settings: Settings) -> T:
+    return choose(table, name, setting)(settings)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 
 @dataclass(frozen=True)
@@ -107,22 +107,118 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """A sentence as a generator wrote it, with the passages (1-based) it says support it.
+
+    An extractive generator quotes: ``span`` is then where the sentence sits in
+    the document of ``passages[0]``. Generated text has no span; verification
+    finds the passage sentence that supports it.
+    """
+
+    text: str
+    passages: tuple[int, ...] = ()
+    span: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
 class Sentence:
-    """One sentence of an answer and the numbers of the citations backing it."""
+    """One sentence of an answer, the numbers of the citations backing it, and its verdict."""
 
     text: str
     citations: tuple[int, ...] = ()
     verification: Verification = "supported"
 
+    @property
+    def marked(self) -> str:
+        """The sentence with its markers: ``[1]``, ``[1?]`` when weak, ``[unsupported]``."""
+        if self.verification == "unsupported" or not self.citations:
+            return f"{self.text} [unsupported]"
+        suffix = "?" if self.verification == "weak" else ""
+        return self.text + "".join(f" [{n}{suffix}]" for n in self.citations)
+
+
+#: Closest passages shown when an answer abstains or its backend failed.
+CLOSEST_SHOWN = 3
+
 
 @dataclass(frozen=True)
 class Answer:
+    """A question's answer: cited sentences, or what to say instead (``message``), and the passages read.
+
+    ``language`` is the question's. An answer that abstains has no sentences and
+    its ``message`` says the documents do not answer; when the backend failed,
+    ``error`` holds its one-line reason, which is also the message.
+    """
+
     question: str
-    text: str
+    language: str
     sentences: tuple[Sentence, ...]
     citations: tuple[Citation, ...]
     hits: tuple[Hit, ...]
     abstained: bool = False
+    message: str = ""
     rewritten_question: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The answer as plain text: sentences with their markers, or the message."""
+        if self.abstained or not self.sentences:
+            return self.message
+        return " ".join(s.marked for s in self.sentences)
+
+    def shown(self) -> list[tuple[int, Hit, tuple[Citation, ...]]]:
+        """The passages to show beside the answer, by number, each with its citations.
+
+        Those cited; or, when the answer abstains or its backend failed, the
+        closest ones (without citations), so the user sees what the documents say.
+        """
+        if self.abstained:
+            return [(n, hit, ()) for n, hit in enumerate(self.hits[:CLOSEST_SHOWN], 1)]
+        cited: dict[int, list[Citation]] = {}
+        for citation in self.citations:
+            cited.setdefault(citation.n, []).append(citation)
+        return [(n, hit, tuple(cited[n])) for n, hit in enumerate(self.hits, 1) if n in cited]
+
+    def to_json(self) -> dict[str, Any]:
+        """The one JSON form of an answer, for ``rag ask --json``, the evaluation log and the APIs."""
+        return {
+            "question": self.question,
+            "language": self.language,
+            "answer": self.text,
+            "abstained": self.abstained,
+            "error": self.error,
+            "rewritten_question": self.rewritten_question,
+            "sentences": [
+                {"text": s.text, "citations": list(s.citations), "verification": s.verification} for s in self.sentences
+            ],
+            "citations": [
+                {
+                    "n": c.n,
+                    "source": c.hit.source,
+                    "title": c.hit.title,
+                    "page": c.hit.page,
+                    "start": c.start,
+                    "end": c.end,
+                    "text": c.span_text,
+                    "verification": c.verification,
+                }
+                for c in self.citations
+            ],
+            "retrieved": [
+                {
+                    "rank": rank,
+                    "source": h.source,
+                    "start": h.chunk.start,
+                    "end": h.chunk.end,
+                    # Four decimals tell passages apart; more is float noise (1.2000000029802322).
+                    "score": round(h.score, 4),
+                    "lexical_rank": h.lexical_rank,
+                    "dense_rank": h.dense_rank,
+                    "relevance": round(h.relevance, 4),
+                }
+                for rank, h in enumerate(self.hits, 1)
+            ],
+            "timings_ms": {stage: round(1000 * seconds, 2) for stage, seconds in self.timings.items()},
+        }

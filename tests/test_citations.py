@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answering.markers import ParsedSentence, keep_valid, marker_numbers, parse_answer, strip_remote_content
+from rag.answering.citing import keep_valid
+from rag.generators.markers import marker_numbers, parse_answer
+from rag.text.remote_content import strip_remote_content
+from rag.types import Claim
 
 
 @pytest.mark.parametrize(
@@ -27,12 +30,12 @@ from rag.answering.markers import ParsedSentence, keep_valid, marker_numbers, pa
     ],
 )
 def test_marker_forms(marker: str, numbers: tuple[int, ...]) -> None:
-    assert parse_answer(f"Paris is the capital {marker}.") == [ParsedSentence("Paris is the capital.", numbers)]
+    assert parse_answer(f"Paris is the capital {marker}.") == [Claim("Paris is the capital.", numbers)]
 
 
 @pytest.mark.parametrize("text", ["It was listed (1).", "In [2023] it grew.", "See [note]."])
 def test_things_that_are_not_markers_stay_in_the_text(text: str) -> None:
-    assert parse_answer(text) == [ParsedSentence(text, ())]
+    assert parse_answer(text) == [Claim(text, ())]
 
 
 def test_a_runaway_range_keeps_only_its_ends() -> None:
@@ -41,15 +44,15 @@ def test_a_runaway_range_keeps_only_its_ends() -> None:
 
 def test_markers_after_the_period_belong_to_the_sentence() -> None:
     assert parse_answer("Paris is the capital. [1] It is large. [2][3]") == [
-        ParsedSentence("Paris is the capital.", (1,)),
-        ParsedSentence("It is large.", (2, 3)),
+        Claim("Paris is the capital.", (1,)),
+        Claim("It is large.", (2, 3)),
     ]
 
 
 def test_markers_before_the_period_and_mid_sentence() -> None:
     assert parse_answer("Paris [1] is the capital of France [2]. It is big [3]!") == [
-        ParsedSentence("Paris is the capital of France.", (1, 2)),
-        ParsedSentence("It is big!", (3,)),
+        Claim("Paris is the capital of France.", (1, 2)),
+        Claim("It is big!", (3,)),
     ]
 
 
@@ -65,22 +68,22 @@ def test_decimals_and_abbreviations_do_not_split() -> None:
 def test_french_punctuation_ellipsis_and_lines() -> None:
     text = "Vraiment ? [1] Oui… [2]\n- Premier point [3]\n1. Deuxième point [4]\n[5]"
     assert parse_answer(text) == [
-        ParsedSentence("Vraiment ?", (1,)),
-        ParsedSentence("Oui…", (2,)),
-        ParsedSentence("- Premier point", (3,)),
-        ParsedSentence("1. Deuxième point", (4, 5)),
+        Claim("Vraiment ?", (1,)),
+        Claim("Oui…", (2,)),
+        Claim("- Premier point", (3,)),
+        Claim("1. Deuxième point", (4, 5)),
     ]
 
 
 def test_sentences_without_markers_are_kept() -> None:
     assert parse_answer("I could not find this information in the documents.") == [
-        ParsedSentence("I could not find this information in the documents.", ())
+        Claim("I could not find this information in the documents.", ())
     ]
 
 
 def test_keep_valid_drops_numbers_outside_the_passages() -> None:
     assert keep_valid((0, 1, 3, 4, 7), 4) == (1, 3, 4)
-    assert keep_valid(parse_answer("A fact [2][9].")[0].numbers, 3) == (2,)
+    assert keep_valid(parse_answer("A fact [2][9].")[0].passages, 3) == (2,)
 
 
 def test_markdown_images_and_img_tags_are_removed() -> None:

@@ -151,9 +151,10 @@ def _quotes(stdout: str) -> list[str]:
 def test_abstention_shows_as_many_closest_passages_as_the_ui_cut_at_a_word(
     indexed: dict[str, str], tmp_path: Path
 ) -> None:
-    from rag.answering.service import CLOSEST_SHOWN, Assistant
+    from rag.answering.service import Assistant
     from rag.embedders.fake import HashingEmbedder
     from rag.settings import Settings
+    from rag.types import CLOSEST_SHOWN
 
     result = rag("ask", OFF_TOPIC, env=indexed, cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 
 from rag.embedders import make_embedder
-from rag.embedders.precision import native_bfloat16, use_bfloat16
+from rag.embedders.precision import PRECISIONS, native_bfloat16, use_bfloat16
 from rag.errors import UserError
-from rag.settings import EMBEDDING_PRECISIONS as PRECISIONS
 from rag.settings import Settings
 
 TEXTS = [

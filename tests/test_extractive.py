@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rag.generators.extractive import ExtractiveGenerator, asks_quantity
-from rag.types import Chunk, Hit
+from rag.types import Chunk, Claim, Hit
 
 
 def _passages(*texts: str) -> list[Hit]:
@@ -13,8 +13,19 @@ def _passages(*texts: str) -> list[Hit]:
     ]
 
 
+def _claims(question: str, passages: list[Hit]) -> list[Claim]:
+    produced = list(ExtractiveGenerator().generate(question, passages, "fr"))
+    claims = [p for p in produced if isinstance(p, Claim)]
+    assert claims == produced, "an extractive answer is quoted sentences only"
+    for claim in claims:
+        chunk = passages[claim.passages[0] - 1].chunk
+        start, end = claim.span or (0, 0)
+        assert chunk.text[start - chunk.start : end - chunk.start] == claim.text, "the span is the quote"
+    return claims
+
+
 def _answer(question: str, *texts: str) -> str:
-    return "".join(ExtractiveGenerator().generate(question, _passages(*texts), "fr"))
+    return " ".join(f"{c.text} [{c.passages[0]}]" for c in _claims(question, _passages(*texts)))
 
 
 NVIDIA = (
@@ -86,7 +97,7 @@ def test_a_title_is_not_an_answer_but_lends_its_words_to_the_next_sentence() -> 
     hit = Hit(
         Chunk("doc", 0, len(text), text), score=1.0, source="phare.md", title="Le phare de Kerbrat", language="fr"
     )
-    answer = "".join(ExtractiveGenerator().generate("Que sait-on du phare de Kerbrat ?", [hit], "fr"))
+    answer = " ".join(c.text for c in _claims("Que sait-on du phare de Kerbrat ?", [hit]))
     assert answer.startswith("Il a été construit en 1887 par l’ingénieur Louis Morvan."), answer
 
 

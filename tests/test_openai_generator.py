@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterable
 
 import pytest
 
 from rag.generators.base import GeneratorUnavailableError
+from rag.generators.markers import parse_answer
 from rag.generators.openai_compatible import OpenAICompatibleGenerator
 from rag.generators.prompt import NOT_FOUND, build_messages
-from rag.types import Chunk, Hit
+from rag.types import Chunk, Claim, Hit
 from tests.llm_server import FakeLLMServer, echo
 
 ANSWER = "La capitale de la France est Paris [1]. Elle compte 2,1 millions d’habitants [2]."
@@ -41,13 +43,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _text(produced: Iterable[str | Claim]) -> str:
+    return "".join(p for p in produced if isinstance(p, str))
+
+
 def test_generate_streams_the_scripted_answer(llm_server: FakeLLMServer) -> None:
     llm_server.script = ANSWER
 
-    pieces = list(generator(llm_server).generate("Quelle est la capitale ?", PASSAGES, "fr"))
+    produced = list(generator(llm_server).generate("Quelle est la capitale ?", PASSAGES, "fr"))
+    pieces = [p for p in produced if isinstance(p, str)]
+    claims = [p for p in produced if isinstance(p, Claim)]
 
     assert len(pieces) > 5
     assert "".join(pieces) == ANSWER
+    # The text streams first; its sentences, with the passages their markers name, come last.
+    assert produced[-len(claims) :] == claims == parse_answer(ANSWER) and claims
     request = llm_server.requests[-1]
     assert request["stream"] is True
     assert request["model"] == "test-model"
@@ -66,7 +76,7 @@ def test_generate_streams_the_scripted_answer(llm_server: FakeLLMServer) -> None
 def test_generate_drops_a_leading_think_block(llm_server: FakeLLMServer) -> None:
     llm_server.script = "<think>The user wants the capital.</think>\n\nParis [1]."
 
-    assert "".join(generator(llm_server).generate("Capital?", PASSAGES, "en")) == "Paris [1]."
+    assert _text(generator(llm_server).generate("Capital?", PASSAGES, "en")) == "Paris [1]."
 
 
 def test_rewrite_is_a_plain_request_and_strips_quotes(llm_server: FakeLLMServer) -> None:
@@ -190,6 +200,6 @@ def test_passages_cannot_close_the_data_fence() -> None:
 def test_echo_script_shows_the_prompt(llm_server: FakeLLMServer) -> None:
     llm_server.script = echo
 
-    answer = "".join(generator(llm_server).generate("Which city?", PASSAGES, "en"))
+    answer = _text(generator(llm_server).generate("Which city?", PASSAGES, "en"))
 
     assert "<passages>" in answer and "Which city?" in answer and "Answer in English" in answer

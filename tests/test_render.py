@@ -37,7 +37,8 @@ def answer(sentences: tuple[Sentence, ...], citations: tuple[Citation, ...], **e
     hits = tuple(dict.fromkeys(c.hit for c in citations)) or (hit(),)
     fields = {"timings": {"retrieval": 0.0123, "total": 0.05}, **extra}
     question = fields.pop("question", "Combien ?")
-    return Answer(question, " ".join(s.text for s in sentences), sentences, citations, hits, **fields)
+    language = fields.pop("language", "fr")
+    return Answer(question, language, sentences, citations, hits, **fields)
 
 
 def no_live_markup(rendered: str) -> None:
@@ -118,7 +119,7 @@ def test_leftover_markers_become_links_and_bracketed_years_do_not() -> None:
 
 def test_abstention_is_shown_as_such_with_the_closest_passages() -> None:
     hits = tuple(hit(text=f"Passage {i} sans réponse.", title=f"Doc {i}") for i in range(5))
-    final = Answer("Q ?", "Les documents ne répondent pas.", (), (), hits, abstained=True)
+    final = Answer("Q ?", "fr", (), (), hits, abstained=True, message="Les documents ne répondent pas.")
     rendered = render_answer(final, turn=1)
     assert "No answer in your documents" in rendered and "Les documents ne répondent pas." in rendered
     sources = render_sources(final, turn=1)
@@ -127,7 +128,7 @@ def test_abstention_is_shown_as_such_with_the_closest_passages() -> None:
 
 
 def test_generator_failure_is_one_escaped_line() -> None:
-    final = Answer("Q ?", "x", (), (), (hit(),), abstained=True, error="Server <down>: start it.")
+    final = Answer("Q ?", "fr", (), (), (hit(),), abstained=True, message="x", error="Server <down>: start it.")
     rendered = render_answer(final, turn=1)
     assert '<div class="rag-error">Server &lt;down&gt;: start it.</div>' in rendered
 
@@ -149,10 +150,10 @@ def test_documents_table_escapes_titles_and_file_names() -> None:
 
 
 def test_an_answer_quoted_in_another_language_than_the_question_says_so() -> None:
-    h = hit()
+    h = hit(language="fr")
     cited = citation(h, "12 000 visiteurs")
     sentence = (Sentence("Le musée a reçu 12 000 visiteurs en 2023.", (1,)),)
-    english = render_answer(answer(sentence, (cited,), question="How many visitors did the museum have?"), turn=1)
-    assert "Quoted from your documents, which are in French." in english
+    asked = answer(sentence, (cited,), question="How many visitors did the museum have?", language="en")
+    assert "Quoted from your documents, which are in French." in render_answer(asked, turn=1)
     french = render_answer(answer(sentence, (cited,), question="Combien de visiteurs le musée a-t-il reçus ?"), turn=1)
     assert "Quoted from" not in french

@@ -21,7 +21,9 @@ def _retriever(tmp_path: Path, articles: dict[str, str]) -> HybridRetriever:
     )
     index_paths([corpus], settings, HashingEmbedder())
     # Lexical mode: the fake embedder's vote would blur what is being tested.
-    return HybridRetriever(Index.open(settings.index_dir), HashingEmbedder(), mode="lexical")
+    return HybridRetriever(
+        Index.open(settings.index_dir), HashingEmbedder(), mode="lexical", min_relevance=settings.min_relevance
+    )
 
 
 def test_a_form_the_stemmer_misses_is_found_through_word_pieces(tmp_path: Path) -> None:

@@ -19,7 +19,6 @@ from rag.embedders.fake import HashingEmbedder
 from rag.errors import UserError
 from rag.generators.openai_compatible import OpenAICompatibleGenerator
 from rag.indexing.indexer import index_paths
-from rag.retrieval.hybrid import MIN_RELEVANCE
 from rag.settings import Settings
 from rag.store.index import Index
 from tests.helpers import index_seeds
@@ -254,10 +253,6 @@ def test_min_relevance_zero_is_kept_not_replaced_by_the_default(settings: Settin
     assert not assistant(lexical).retrieve(off_topic).relevant
     assert assistant(lexical.replace(min_relevance=0.0)).retrieve(off_topic).relevant
     assert assistant(lexical.replace(min_relevance=0.2)).retrieve(off_topic).relevant
-
-
-def test_the_default_min_relevance_is_the_retrievers(settings: Settings) -> None:
-    assert Settings().min_relevance == Settings.load(env={}).min_relevance == MIN_RELEVANCE == 0.3
 
 
 def test_a_hung_llm_costs_one_timeout_even_with_history(settings: Settings, llm_server: FakeLLMServer) -> None:

@@ -1,4 +1,9 @@
-"""A wrong setting is refused when the settings are loaded, in one line naming it, its value and what is allowed."""
+"""A wrong setting is refused in one line naming it, its value and what is allowed.
+
+Values the settings can judge alone are refused when they are loaded; backend
+names, modes and precisions by the registry that owns them, when the service
+(or the indexer's embedder) is built, before anything loads.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +11,24 @@ from pathlib import Path
 
 import pytest
 
+from rag.answering.service import Assistant
+from rag.embedders import LazyEmbedder
 from rag.embedders.fake import HashingEmbedder
 from rag.embedders.sentence_transformer import SentenceTransformerEmbedder
+from rag.errors import SettingsError
 from rag.retrieval.hybrid import MODES, HybridRetriever
-from rag.settings import Settings, SettingsError
+from rag.settings import Settings
 from rag.store.index import Index
 from tests.helpers import index_seeds, run_cli
 
 # (environment variable, bad value, words the message must hold besides the setting's name and the value)
-BAD_VALUES = [
+BACKEND_VALUES = [
     ("RAG_RETRIEVAL_MODE", "fuzzy", ["hybrid", "lexical", "dense"]),
     ("RAG_GENERATOR", "gpt", ["extractive", "openai"]),
     ("RAG_EMBEDDING_PRECISION", "half", ["auto", "float32", "bfloat16"]),
-    ("RAG_EMBEDDING_BACKEND", "onnx", ["sentence-transformers"]),
+    ("RAG_EMBEDDING_BACKEND", "onnx", ["auto", "e5", "sentence-transformers"]),
+]
+BAD_VALUES = [
     ("RAG_TOP_K", "0", ["at least 1"]),
     ("RAG_TOP_K", "-3", ["at least 1"]),
     ("RAG_EMBEDDING_BATCH_SIZE", "0", ["at least 1"]),
@@ -46,6 +56,28 @@ def test_a_bad_value_is_refused_on_load_in_one_line(variable: str, value: str, a
     assert "\n" not in message and name in message and repr(value.strip() or value)[1:-1] in message, message
     for word in allowed:
         assert word in message, message
+
+
+def _one_line_naming(error: SettingsError, variable: str, value: str, allowed: list[str]) -> None:
+    message = str(error)
+    name = variable.removeprefix("RAG_").lower()
+    assert "\n" not in message and name in message and repr(value)[1:-1] in message, message
+    for word in allowed:
+        assert word in message, message
+
+
+@pytest.mark.parametrize(("variable", "value", "allowed"), BACKEND_VALUES)
+def test_a_bad_backend_name_is_refused_when_the_service_starts(
+    tmp_path: Path, variable: str, value: str, allowed: list[str]
+) -> None:
+    settings = Settings.load(env={variable: value, "RAG_INDEX_DIR": str(tmp_path / "index")})
+    with pytest.raises(SettingsError) as caught:
+        Assistant(settings)
+    _one_line_naming(caught.value, variable, value, allowed)
+    if variable.startswith("RAG_EMBEDDING"):  # `rag index` builds no service, only an embedder
+        with pytest.raises(SettingsError) as caught:
+            LazyEmbedder(settings)
+        _one_line_naming(caught.value, variable, value, allowed)
 
 
 def test_the_toml_file_is_checked_too(tmp_path: Path) -> None:
@@ -88,7 +120,7 @@ def test_the_retriever_refuses_an_unknown_mode(tmp_path: Path) -> None:
     index = Index.open(settings.index_dir)
     try:
         with pytest.raises(SettingsError, match="retrieval_mode"):
-            HybridRetriever(index, HashingEmbedder(), mode="fuzzy")
+            HybridRetriever(index, HashingEmbedder(), mode="fuzzy", min_relevance=0.3)
     finally:
         index.close()
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
@@ -138,8 +137,7 @@ def save_settings(holder: AssistantHolder, backend: str, base_url: str, model: s
             top_k=passages,
         )
         generator = make_generator(settings)
-        check: Callable[[], str] | None = getattr(generator, "check", None)
-        status = check() if check else "Offline extractive answers: no server needed."
+        status = generator.check()
     except UserError as error:
         return render_outcome(False, f"Not saved: {error}")
     holder.replace(settings, generator)

@@ -15,11 +15,9 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from rag.answering.markers import strip_remote_content
-from rag.answering.service import CLOSEST_SHOWN
 from rag.indexing.catalog import DocumentInfo
 from rag.indexing.uploads import UploadResult
-from rag.text.language import detect_language
+from rag.text.remote_content import strip_remote_content
 from rag.types import VERIFICATION_STRENGTH, Answer, Citation, Hit, Sentence, Verification
 
 #: Characters of each retrieved passage quoted in the trace.
@@ -110,7 +108,8 @@ _LANGUAGE_NAMES = {"fr": "French", "en": "English"}
 
 def _quoted_in_another_language(answer: Answer) -> str:
     """Say why an English question gets a French answer: the offline answer quotes the documents."""
-    asked, answered = detect_language(answer.question), detect_language(answer.text)
+    asked = answer.language
+    answered = next((c.hit.language for c in answer.citations), "und")
     if asked == answered or answered not in _LANGUAGE_NAMES or asked == "und":
         return ""
     return f'<p class="rag-note">Quoted from your documents, which are in {_LANGUAGE_NAMES[answered]}.</p>'
@@ -174,15 +173,11 @@ def render_source_card(n: int, hit: Hit, citations: list[Citation], turn: int) -
 
 def render_sources(answer: Answer, turn: int) -> str:
     """The sources panel: cited passages, or the closest ones when nothing answered."""
+    cards = "".join(render_source_card(n, hit, list(cited), turn) for n, hit, cited in answer.shown())
     if answer.abstained:
-        cards = "".join(render_source_card(n, h, [], turn) for n, h in enumerate(answer.hits[:CLOSEST_SHOWN], 1))
         if not cards:
             return '<div class="rag-sources"><p class="rag-note">Nothing in your documents came close.</p></div>'
         return f'<div class="rag-sources"><h3>Closest passages</h3>{cards}</div>'
-    by_number: dict[int, list[Citation]] = {}
-    for citation in answer.citations:
-        by_number.setdefault(citation.n, []).append(citation)
-    cards = "".join(render_source_card(n, cited[0].hit, cited, turn) for n, cited in sorted(by_number.items()))
     return f'<div class="rag-sources"><h3>Sources</h3>{cards}</div>'
 
 

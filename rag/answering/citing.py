@@ -1,15 +1,15 @@
-"""From generated text to a cited answer: parse markers, verify, repair, or abstain."""
+"""From a generator's claims to a cited answer: verify each sentence, repair its citations, or abstain."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
-from rag.answering.markers import keep_valid, parse_answer
 from rag.answering.verification import best_support
 from rag.embedders import Embedder
 from rag.generators.prompt import NOT_FOUND, not_found_sentence
 from rag.text.normalise import normalise
-from rag.types import VERIFICATION_STRENGTH, Answer, Citation, Hit, Sentence, Verification
+from rag.types import VERIFICATION_STRENGTH, Answer, Citation, Claim, Hit, Sentence, Verification
 
 _NOT_FOUND = {normalise(sentence).rstrip(".") for sentence in NOT_FOUND.values()}
 
@@ -18,37 +18,36 @@ def says_not_found(text: str) -> bool:
     return normalise(text).rstrip(".") in _NOT_FOUND
 
 
+def keep_valid(numbers: Iterable[int], n_passages: int) -> tuple[int, ...]:
+    """The numbers that point at one of the ``n_passages`` passages (1-based)."""
+    return tuple(n for n in numbers if 1 <= n <= n_passages)
+
+
 def cite(
-    text: str, hits: list[Hit], languages: list[str], embedder: Embedder | None = None
+    claims: list[Claim], hits: list[Hit], languages: list[str], embedder: Embedder | None = None
 ) -> tuple[list[Sentence], list[Citation]]:
     """Each sentence with the passages that really support it, and the citations' exact spans.
 
     A sentence whose citations do not hold is re-pointed to a passage that
     supports it; if none does it stays, marked unsupported, so the user sees
-    the claim is not backed rather than a false citation.
+    the claim is not backed rather than a false citation. A quoted sentence's
+    citation is the quote itself.
     """
     sentences: list[Sentence] = []
     citations: dict[tuple[int, int, int], Citation] = {}
-    for parsed in parse_answer(text):
-        if says_not_found(parsed.text):
+    for claim in claims:
+        if says_not_found(claim.text):
             continue
-        numbers = keep_valid(parsed.numbers, len(hits))
-        supports = best_support(parsed.text, list(numbers), hits, languages, embedder)
+        numbers = keep_valid(claim.passages, len(hits))
+        supports = best_support(claim.text, list(numbers), hits, languages, embedder)
         verdicts: list[Verification] = [s.verdict for _, s in supports]
         verdict: Verification = max(verdicts, key=VERIFICATION_STRENGTH.__getitem__, default="unsupported")
         for n, support in supports:
-            key = (n, support.start, support.end)
-            if key not in citations:
-                citations[key] = Citation(n, hits[n - 1], support.start, support.end, support.verdict)
-        sentences.append(Sentence(parsed.text, tuple(n for n, _ in supports), verdict))
+            start, end = claim.span if claim.span and claim.passages[:1] == (n,) else (support.start, support.end)
+            if (n, start, end) not in citations:
+                citations[(n, start, end)] = Citation(n, hits[n - 1], start, end, support.verdict)
+        sentences.append(Sentence(claim.text, tuple(n for n, _ in supports), verdict))
     return sentences, list(citations.values())
-
-
-def render_sentence(sentence: Sentence) -> str:
-    if sentence.verification == "unsupported" or not sentence.citations:
-        return f"{sentence.text} [unsupported]"
-    suffix = "?" if sentence.verification == "weak" else ""
-    return sentence.text + "".join(f" [{n}{suffix}]" for n in sentence.citations)
 
 
 def abstain(
@@ -61,4 +60,14 @@ def abstain(
 ) -> Answer:
     """Say plainly that the documents do not answer, and show the closest passages."""
     timings["total"] = time.perf_counter() - started
-    return Answer(question, not_found_sentence(language), (), (), tuple(hits), True, rewritten, timings)
+    return Answer(
+        question,
+        language,
+        (),
+        (),
+        tuple(hits),
+        abstained=True,
+        message=not_found_sentence(language),
+        rewritten_question=rewritten,
+        timings=timings,
+    )

@@ -13,25 +13,24 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from rag.answering.citing import abstain, cite, render_sentence
+from rag import embedders, generators
+from rag.answering.citing import abstain, cite
 from rag.answering.followups import rewrite_followup
 from rag.embedders import Embedder, LazyEmbedder, backend_name
 from rag.errors import UserError
 from rag.generators import Generator, GeneratorUnavailableError, make_generator
 from rag.retrieval.base import Retrieval
-from rag.retrieval.hybrid import HybridRetriever
+from rag.retrieval.hybrid import HybridRetriever, check_mode
 from rag.settings import Settings
 from rag.store.index import Index, IndexNotFoundError
 from rag.store.versions import current_version
 from rag.text.language import detect_language
-from rag.types import Answer, Hit
+from rag.types import Answer, Claim, Hit
 
 #: Longer questions are cut: nobody types more, and analysis cost grows with length.
 MAX_QUESTION_CHARS = 2000
 #: Passages retrieved for the trace and for ``rag eval`` (the answer uses ``top_k``).
 RETRIEVED = 10
-#: Closest passages shown (by the CLI and the UI) when the answer abstains or the backend failed.
-CLOSEST_SHOWN = 3
 
 
 @dataclass(frozen=True)
@@ -66,6 +65,10 @@ class Assistant:
     def __init__(
         self, settings: Settings, embedder: Embedder | None = None, generator: Generator | None = None
     ) -> None:
+        # Every backend name is checked now, so that a wrong one fails at start, in one line.
+        embedders.check(settings)
+        generators.check(settings)
+        check_mode(settings.retrieval_mode)
         self.settings = settings
         self._embedder = embedder
         self._generator = generator
@@ -132,12 +135,12 @@ class Assistant:
     def retrieve(self, query: str, k: int | None = None) -> Retrieval:
         return self._retrieve(self._searchable(), query, k or self.settings.top_k)
 
-    def _retrieve(self, snapshot: _Snapshot, query: str, k: int) -> Retrieval:
+    def _retrieve(self, snapshot: _Snapshot, query: str, k: int, language: str | None = None) -> Retrieval:
         query = query.strip()
         if not query:
             raise UserError("The question is empty: type a question.")
         started = time.perf_counter()
-        retrieval = snapshot.retriever.retrieve(query, k)
+        retrieval = snapshot.retriever.retrieve(query, k, language)
         retrieval.timings["retrieval"] = time.perf_counter() - started
         return retrieval
 
@@ -169,7 +172,9 @@ class Assistant:
         language = detect_language(question, default=snapshot.retriever.corpus_languages[0])
         timings: dict[str, float] = {}
         rewritten, failure = self._rewrite(question, history or [], language, timings)
-        retrieval = self._retrieve(snapshot, rewritten or question, max(self.settings.top_k, RETRIEVED))
+        # A rewritten follow-up may carry its topic in another language: it is searched as written.
+        searched = detect_language(rewritten, default=language) if rewritten else language
+        retrieval = self._retrieve(snapshot, rewritten or question, max(self.settings.top_k, RETRIEVED), searched)
         timings.update(retrieval.timings)
         passages = retrieval.hits[: self.settings.top_k]
         yield Retrieved(passages, rewritten)
@@ -181,43 +186,50 @@ class Assistant:
         if not retrieval.relevant:
             yield Done(abstain(question, language, retrieval.hits, rewritten, timings, started))
             return
-        pieces: list[str] = []
+        claims: list[Claim] = []
         generation_started = time.perf_counter()
         try:
             for piece in self.generator.generate(rewritten or question, passages, language):
-                pieces.append(piece)
-                yield Token(piece)
+                if isinstance(piece, Claim):
+                    claims.append(piece)
+                else:
+                    yield Token(piece)
         except GeneratorUnavailableError as error:
             timings["generation"] = time.perf_counter() - generation_started
             yield Done(_failed(error, question, language, retrieval, rewritten, timings, started))
             return
         timings["generation"] = time.perf_counter() - generation_started
-        yield Done(self._cited(question, language, "".join(pieces), passages, retrieval, rewritten, timings, started))
+        yield Done(self._cited(question, language, claims, passages, retrieval, rewritten, timings, started))
 
     def _cited(
         self,
         question: str,
         language: str,
-        text: str,
+        claims: list[Claim],
         passages: list[Hit],
         retrieval: Retrieval,
         rewritten: str | None,
         timings: dict[str, float],
         started: float,
     ) -> Answer:
-        """The generated ``text`` with every sentence checked against the passage it cites."""
+        """The generator's claims, each sentence checked against the passage it cites."""
         citing_started = time.perf_counter()
         languages = list(dict.fromkeys([language, *(h.language for h in passages if h.language != "und")]))
         # The verifier compares embeddings only where the model reads every language
         # involved (rag.answering.verification); its lexical and fact checks always run.
-        sentences, citations = cite(text, passages, languages, self.embedder)
+        sentences, citations = cite(claims, passages, languages, self.embedder)
         timings["citation"] = time.perf_counter() - citing_started
         if not any(s.verification != "unsupported" for s in sentences):
             return abstain(question, language, retrieval.hits, rewritten, timings, started)
         timings["total"] = time.perf_counter() - started
-        rendered = " ".join(render_sentence(s) for s in sentences)
         return Answer(
-            question, rendered, tuple(sentences), tuple(citations), tuple(retrieval.hits), False, rewritten, timings
+            question,
+            language,
+            tuple(sentences),
+            tuple(citations),
+            tuple(retrieval.hits),
+            rewritten_question=rewritten,
+            timings=timings,
         )
 
     def _rewrite(
@@ -249,4 +261,4 @@ def _failed(
 ) -> Answer:
     """The backend's one-line error as the answer, with the retrieved passages still shown."""
     answer = abstain(question, language, retrieval.hits, rewritten, timings, started)
-    return replace(answer, error=str(error), text=str(error))
+    return replace(answer, error=str(error), message=str(error))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.embedders.base import Calibration, Embedder, Vectors
+from rag.embedders.precision import check_precision
 from rag.registry import choose
 from rag.settings import Settings
 
@@ -120,10 +121,17 @@ def backend_name(settings: Settings) -> str:
 
 
 def _backend(settings: Settings) -> EmbedderBackend:
-    return choose(EMBEDDERS, backend_name(settings), "embedding backend")
+    return choose(EMBEDDERS, backend_name(settings), "embedding_backend", also=("auto",))
+
+
+def check(settings: Settings) -> None:
+    """Refuse, in one line, a backend or precision that does not exist, before anything loads."""
+    _backend(settings)
+    check_precision(settings.embedding_precision)
 
 
 def make_embedder(settings: Settings) -> Embedder:
+    check(settings)
     return _backend(settings).load(settings)
 
 
@@ -136,6 +144,7 @@ class LazyEmbedder:
     """Loads the model on first real use, so runs with nothing to embed stay fast."""
 
     def __init__(self, settings: Settings) -> None:
+        check(settings)
         self._settings = settings
         self._loaded: Embedder | None = None
         self.name = embedder_name(settings)
@@ -184,6 +193,7 @@ __all__ = [
     "LazyEmbedder",
     "Vectors",
     "backend_name",
+    "check",
     "embedder_name",
     "make_embedder",
 ]

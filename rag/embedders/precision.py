@@ -5,7 +5,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from rag.settings import EMBEDDING_PRECISIONS, SettingsError
+from rag.errors import SettingsError
+
+#: The choices of ``embedding_precision``.
+PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 def native_bfloat16() -> bool:
@@ -22,10 +25,8 @@ def native_bfloat16() -> bool:
 
 
 def check_precision(precision: str) -> None:
-    if precision not in EMBEDDING_PRECISIONS:
-        raise SettingsError(
-            f"Setting embedding_precision must be one of {', '.join(EMBEDDING_PRECISIONS)}, not {precision!r}."
-        )
+    if precision not in PRECISIONS:
+        raise SettingsError(f"Setting embedding_precision must be one of {', '.join(PRECISIONS)}, not {precision!r}.")
 
 
 def use_bfloat16(precision: str) -> bool:

@@ -15,8 +15,7 @@ import numpy as np
 from rag.embedders.base import Vectors
 from rag.embedders.mean_pooled import MeanPooledModel, plain_layout
 from rag.embedders.precision import autocast, use_bfloat16
-from rag.errors import UserError
-from rag.settings import SettingsError
+from rag.errors import SettingsError, UserError
 
 # Models whose training data we know; anything else is assumed multilingual
 # only if its name says so (see ``guess_languages``).

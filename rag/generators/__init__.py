@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rag.generators.base import Generator, GeneratorUnavailableError
-from rag.registry import build
+from rag.registry import build, choose
 from rag.settings import Settings
 
 
@@ -26,8 +26,13 @@ def _openai(settings: Settings) -> Generator:
 GENERATORS: dict[str, Callable[[Settings], Generator]] = {"extractive": _extractive, "openai": _openai}
 
 
+def check(settings: Settings) -> None:
+    """Refuse, in one line, an answer backend that does not exist."""
+    choose(GENERATORS, settings.generator, "generator")
+
+
 def make_generator(settings: Settings) -> Generator:
-    return build(GENERATORS, settings.generator, "answer backend (generator)", settings)
+    return build(GENERATORS, settings.generator, "generator", settings)
 
 
-__all__ = ["GENERATORS", "Generator", "GeneratorUnavailableError", "make_generator"]
+__all__ = ["GENERATORS", "Generator", "GeneratorUnavailableError", "check", "make_generator"]

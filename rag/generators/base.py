@@ -1,10 +1,11 @@
-"""The generator role: numbered passages and a question in, answer text out.
+"""The generator role: numbered passages and a question in, cited sentences out.
 
-Generators write plain text in which every sentence ends with citation
-markers such as ``[1]`` or ``[1, 3]`` pointing at the numbered passages;
-parsing them (``rag.answering.markers``), verifying each sentence against its passage
-(``rag.answering.verification``) and turning them into cited spans (``rag.answering.citing``) is shared,
-so every backend's citations are checked the same way.
+A generator yields its answer as it is written, and its cited sentences:
+``str`` pieces are text to show while it streams (an LLM's tokens), and each
+``Claim`` is one sentence with the numbers of the passages it cites (and, for
+a quote, its span). The service shows the pieces and verifies the claims
+against their passages (``rag.answering.verification``), the same way for
+every backend; an extractive generator yields claims only.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 from typing import Protocol
 
 from rag.errors import UserError
-from rag.types import Hit
+from rag.types import Claim, Hit
 
 
 class GeneratorUnavailableError(UserError):
@@ -23,10 +24,14 @@ class GeneratorUnavailableError(UserError):
 class Generator(Protocol):
     name: str
 
-    def generate(self, question: str, passages: list[Hit], language: str) -> Iterator[str]:
-        """Yield the answer in pieces as they are produced (tokens for an LLM)."""
+    def generate(self, question: str, passages: list[Hit], language: str) -> Iterator[str | Claim]:
+        """Yield text to show as it is produced, and the answer's cited sentences."""
         ...
 
     def rewrite(self, question: str, history: list[tuple[str, str]], language: str) -> str | None:
         """A standalone version of a follow-up question, or None to use the built-in heuristic."""
+        ...
+
+    def check(self) -> str:
+        """One line saying the backend is ready; raises GeneratorUnavailableError when it is not."""
         ...

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from rag.ingest.chunk import sentence_spans
 from rag.text.analysis import CHAR_SHARE, analyze, char_grams, cognate
-from rag.types import Hit
+from rag.types import Claim, Hit
 
 _COUNTS = (
     r"deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|vingt|trente|quarante|cinquante|soixante|"
@@ -96,6 +96,7 @@ class Candidate:
     terms: frozenset[str]
     has_type: bool = False
     own: float = 0.0  # coverage by the sentence's own words, without its context
+    span: tuple[int, int] = (0, 0)  # offsets of the sentence in its document
 
 
 def expected_type(question: str) -> str | None:
@@ -124,21 +125,23 @@ def rank_sentences(question: str, passages: list[Hit], languages: list[str]) -> 
     question_terms = {key(t) for lang in languages for t in analyze(asked, lang)}
     question_grams = {g for lang in languages for g in char_grams(asked, lang)}
     kind = expected_type(question)
-    raw: list[tuple[int, int, str, _Evidence]] = []
+    raw: list[tuple[int, int, tuple[int, int], _Evidence]] = []
     for number, hit in enumerate(passages, 1):
-        text = hit.chunk.text
+        text, base = hit.chunk.text, hit.chunk.start
         for position, (start, end) in enumerate(sentence_spans(text)):
             sentence = text[start:end]
             terms = frozenset(key(t) for lang in languages for t in analyze(sentence, lang))
             grams = frozenset(char_grams(sentence, hit.language)) & question_grams
-            raw.append((number, position, sentence, _Evidence(terms, grams)))
+            raw.append((number, position, (base + start, base + end), _Evidence(terms, grams)))
     if not raw or not question_terms:
         return []
     words = _Weights(question_terms, [evidence.terms for *_, evidence in raw])
     pieces = _Weights(question_grams, [evidence.grams for *_, evidence in raw])
     candidates = []
     previous = _Evidence(frozenset(), frozenset())
-    for number, position, sentence, evidence in raw:
+    for number, position, span, evidence in raw:
+        hit = passages[number - 1]
+        sentence = hit.chunk.text[span[0] - hit.chunk.start : span[1] - hit.chunk.start]
         if position == 0:
             previous = _Evidence(frozenset(), frozenset())
 
@@ -155,8 +158,8 @@ def rank_sentences(question: str, passages: list[Hit], languages: list[str]) -> 
         score = coverage + TYPE_BONUS * has_type * (coverage > 0)
         score += RANK_WEIGHT * (1 - (number - 1) / max(len(passages), 1))
         # A title names the topic, it states no fact: it only lends its words to the next sentence.
-        if not _is_title(sentence, position, passages[number - 1]):
-            candidates.append(Candidate(number, position, sentence, score, frozenset(matched), has_type, own))
+        if not _is_title(sentence, position, hit):
+            candidates.append(Candidate(number, position, sentence, score, frozenset(matched), has_type, own, span))
         previous = evidence
     # Between equals, a sentence's own evidence beats evidence borrowed from the one before.
     return sorted(candidates, key=lambda c: (-c.score, -c.own))
@@ -220,11 +223,14 @@ def asks_quantity(question: str) -> bool:
 class ExtractiveGenerator:
     name = "extractive"
 
-    def generate(self, question: str, passages: list[Hit], language: str) -> Iterator[str]:
+    def generate(self, question: str, passages: list[Hit], language: str) -> Iterator[str | Claim]:
         languages = list(dict.fromkeys([language, *(hit.language for hit in passages if hit.language != "und")]))
         candidates = rank_sentences(question, passages, languages)
         for candidate in select(candidates, expected_type(question), asks_quantity(question)):
-            yield f"{candidate.text} [{candidate.passage}] "
+            yield Claim(candidate.text, (candidate.passage,), candidate.span)
 
     def rewrite(self, question: str, history: list[tuple[str, str]], language: str) -> str | None:
         return None  # the built-in heuristic (rag.answering.followups) handles follow-ups
+
+    def check(self) -> str:
+        return "Offline extractive answers: no server needed."

@@ -17,8 +17,9 @@ import openai
 from langchain_openai import ChatOpenAI
 
 from rag.generators.base import GeneratorUnavailableError
+from rag.generators.markers import parse_answer
 from rag.generators.prompt import build_messages, build_rewrite_messages
-from rag.types import Hit
+from rag.types import Claim, Hit
 
 # Private by design: LangChain must never ship prompts (which quote the
 # user's documents) to a tracing service, whatever the environment says.
@@ -61,19 +62,24 @@ class OpenAICompatibleGenerator:
             stream_usage=False,
         )
 
-    def generate(self, question: str, passages: list[Hit], language: str) -> Iterator[str]:
+    def generate(self, question: str, passages: list[Hit], language: str) -> Iterator[str | Claim]:
         messages = build_messages(question, passages, language)
         thinking = _ThinkFilter()
+        written: list[str] = []
         try:
             for chunk in self._chat.stream(messages):
                 text = thinking.feed(str(chunk.text))
                 if text:
+                    written.append(text)
                     yield text
         except openai.OpenAIError as error:
             raise self._unavailable(error) from error
         rest = thinking.flush()
         if rest:
+            written.append(rest)
             yield rest
+        # The model wrote markers as text; they are read here, once, into cited sentences.
+        yield from parse_answer("".join(written))
 
     def rewrite(self, question: str, history: list[tuple[str, str]], language: str) -> str | None:
         messages = build_rewrite_messages(question, history, language)

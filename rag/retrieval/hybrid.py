@@ -21,12 +21,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rag.embedders import Embedder
+from rag.errors import SettingsError
 from rag.retrieval.base import Retrieval
 from rag.retrieval.dense import DenseRetriever
 from rag.retrieval.lexical import LexicalRetriever
 from rag.retrieval.near_duplicates import is_near_duplicate
 from rag.retrieval.relevance import cognate_coverage, coverage, discount_everyday_words
-from rag.settings import RETRIEVAL_MODES, SettingsError
 from rag.store.docstore import DocumentMetadata
 from rag.store.index import Index
 from rag.text.analysis import CHAR_SHARE, analyze, char_grams, is_stop_word
@@ -42,11 +42,6 @@ DENSE_WEIGHT = 1.0
 CROSS_LANGUAGE_DENSE_WEIGHT = 1.5
 #: How many candidates each retriever contributes before fusion.
 DEPTH = 50
-#: The least relevance that counts. With a calibrated model (e5) relevance is its
-#: estimate (``Calibration``), whose intercept was set for this value; otherwise
-#: the share of the question's term weight (IDF) a passage holds, or its cosine in
-#: a language the model knows (0.3 kept 95% of the answerable PIAF questions).
-MIN_RELEVANCE = 0.3
 #: Across languages only names, numbers and shared roots can match, so the
 #: same evidence reads lower; measured on the English questions of seeds/qa.jsonl.
 MIN_CROSS_LANGUAGE_RELEVANCE = 0.1
@@ -58,8 +53,13 @@ MIN_CROSS_LANGUAGE_RELEVANCE = 0.1
 #: in the chunk. 0.1 to 0.3 give the same figures on PIAF dev.
 DOCUMENT_PRIOR = 0.2
 
-#: What ``mode`` may be; listed with the settings so they are checked when loaded.
-MODES = RETRIEVAL_MODES
+#: What ``retrieval_mode`` may be: hybrid, lexical (BM25 only) or dense (embeddings only).
+MODES = ("hybrid", "lexical", "dense")
+
+
+def check_mode(mode: str) -> None:
+    if mode not in MODES:  # an unknown mode would silently run as hybrid
+        raise SettingsError(f"Setting retrieval_mode must be one of {', '.join(MODES)}, not {mode!r}.")
 
 
 @dataclass(frozen=True)
@@ -141,12 +141,12 @@ class HybridRetriever:
         self,
         index: Index,
         embedder: Embedder,
+        *,
+        min_relevance: float,
         mode: str = "hybrid",
-        min_relevance: float = MIN_RELEVANCE,
         fusion: Fusion = Fusion(),
     ) -> None:
-        if mode not in MODES:  # an unknown mode would silently run as hybrid
-            raise SettingsError(f"Setting retrieval_mode must be one of {', '.join(MODES)}, not {mode!r}.")
+        check_mode(mode)
         self.index = index
         self.mode = mode
         self.min_relevance = min_relevance
@@ -176,9 +176,10 @@ class HybridRetriever:
                 analyses.append([t for t in analyze(query, other) if not is_stop_word(t, language)])
         return [terms for terms in analyses if terms]
 
-    def retrieve(self, query: str, k: int) -> Retrieval:
+    def retrieve(self, query: str, k: int, language: str | None = None) -> Retrieval:
+        """The ``k`` best passages for ``query``, written in ``language`` (detected when not given)."""
         timings: dict[str, float] = {}
-        language = detect_language(query, default=self.corpus_languages[0])
+        language = language or detect_language(query, default=self.corpus_languages[0])
         weights = fusion_weights(self.mode, language, self.corpus_languages, self._known, self.fusion)
         depth = self.fusion.depth
         analyses = self.query_terms(query, language)

@@ -1,4 +1,4 @@
-"""Reading the citation markers out of an answer, the same way for every backend.
+"""Reading the citation markers out of an LLM's answer, the same way for every LLM backend.
 
 An answer is split into sentences and each sentence keeps the passage numbers
 it cites. LLMs write markers in many shapes (``[1]``, ``[1, 3]``, ``[1-3]``,
@@ -12,14 +12,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class ParsedSentence:
-    text: str
-    numbers: tuple[int, ...] = ()
-
+from rag.text.remote_content import strip_remote_content
+from rag.types import Claim
 
 _LABEL = r"(?:sources?|passages?|documents?|docs?|refs?|r[ée]f[ée]rences?|references?|extraits?)\s*:?\s*(?:n°\s*|#\s*)?"
 # Up to three digits: a bracketed year such as [2023] is prose, not a marker.
@@ -51,42 +46,19 @@ _ABBREVIATIONS = frozenset(
     }
 )
 
-_MARKDOWN_IMAGE = re.compile(r"!\[[^\]\n]*\]\s*(?:\([^)\n]*\)|\[[^\]\n]*\])")
-# A link definition ("[1]: http://...") would let a reference-style image load.
-_LINK_DEFINITION = re.compile(r"^[ \t]*\[[^\]\n]+\]:[ \t]*\S+.*$\n?", re.MULTILINE)
-# Whole elements whose content is code or markup, then any tag that fetches a URL.
-_HTML_BLOCK = re.compile(r"<(script|style|svg|iframe|object)\b.*?(?:</\1\s*>|\Z)", re.IGNORECASE | re.DOTALL)
-_HTML_REMOTE_TAG = re.compile(
-    r"</?\s*(?:img|image|picture|source|video|audio|track|embed|object|iframe|link|meta|input|svg|script|style)"
-    r"\b[^>]*(?:>|$)",
-    re.IGNORECASE | re.MULTILINE,
-)
 
-
-def strip_remote_content(text: str) -> str:
-    """Remove markdown images and HTML tags that would make a viewer fetch a remote URL.
-
-    A hostile document can ask the model to emit such content (to track the
-    reader or exfiltrate the question in a URL); the answer must never load it.
-    """
-    text = _MARKDOWN_IMAGE.sub("", text)
-    text = _LINK_DEFINITION.sub("", text)
-    text = _HTML_BLOCK.sub("", text)
-    return _HTML_REMOTE_TAG.sub("", text)
-
-
-def parse_answer(text: str) -> list[ParsedSentence]:
-    """Split an answer into sentences, each with the passage numbers it cites."""
-    sentences: list[ParsedSentence] = []
+def parse_answer(text: str) -> list[Claim]:
+    """Split an LLM's answer into sentences, each with the passage numbers it cites."""
+    sentences: list[Claim] = []
     for piece in _split_sentences(strip_remote_content(text)):
         numbers = marker_numbers(piece)
         clean = _SPACES.sub(" ", _MARKER_WITH_SPACE.sub("", piece)).strip()
         if clean:
-            sentences.append(ParsedSentence(clean, numbers))
+            sentences.append(Claim(clean, numbers))
         elif numbers and sentences:
             # A line holding only markers cites the sentence before it.
             previous = sentences[-1]
-            sentences[-1] = ParsedSentence(previous.text, _unique(previous.numbers + numbers))
+            sentences[-1] = Claim(previous.text, _unique(previous.passages + numbers))
     return sentences
 
 
