@@ -30,6 +30,7 @@ $(CHROMIUM):
 test: $(STAMP) $(CHROMIUM)
 	$(VENV)/bin/ruff check rag ui tests benchmarks
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
 
 bench: $(STAMP)

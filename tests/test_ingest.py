@@ -13,10 +13,10 @@ from pdf_factory import blank_pdf, encrypted_pdf, text_pdf
 
 from rag.embedders.fake import HashingEmbedder
 from rag.ingest import SUPPORTED_EXTENSIONS, SkipFile, chunk_document, load_document
-from rag.ingest.chunk import _sentences
 from rag.ingest.clean import find_boilerplate
 from rag.ingest.decode import decode_text
 from rag.settings import Settings
+from rag.text.sentences import sentences
 from rag.types import Chunk, Document
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -356,7 +356,7 @@ def make_doc(text: str, excluded: tuple[tuple[int, int], ...] = (), pages: tuple
     ],
 )
 def test_sentence_splitting(text: str, expected: int) -> None:
-    assert len(list(_sentences(text, 0, len(text)))) == expected
+    assert len(list(sentences(text, 0, len(text)))) == expected
 
 
 def test_chunks_never_cross_excluded_spans_or_pages() -> None:

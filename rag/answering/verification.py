@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.embedders import Embedder
-from rag.ingest.chunk import sentence_spans
 from rag.text.analysis import analyze
 from rag.text.normalise import normalise
+from rag.text.sentences import sentence_spans
 from rag.types import VERIFICATION_STRENGTH, Hit, Verification
 
 SUPPORTED_OVERLAP = 0.6

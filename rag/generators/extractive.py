@@ -24,8 +24,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from rag.ingest.chunk import sentence_spans
 from rag.text.analysis import CHAR_SHARE, analyze, char_grams, cognate
+from rag.text.sentences import sentence_spans
 from rag.types import Claim, Hit
 
 _COUNTS = (

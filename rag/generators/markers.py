@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable
 
 from rag.text.remote_content import strip_remote_content
+from rag.text.sentences import is_abbreviation
 from rag.types import Claim
 
 _LABEL = r"(?:sources?|passages?|documents?|docs?|refs?|r[ée]f[ée]rences?|references?|extraits?)\s*:?\s*(?:n°\s*|#\s*)?"
@@ -35,16 +36,6 @@ _MAX_RANGE = 20
 # Sentence ends: a run of terminal punctuation with any closing quotes, or a line break
 # (list items and paragraphs end a sentence even without a period).
 _BREAK = re.compile(r"[.!?…。！？]+[\"'”’»)]*|\n")
-
-# Words that end with a period without ending the sentence. Single capital
-# letters (initials, "M.") are handled separately.
-_ABBREVIATIONS = frozenset(
-    {
-        *("mm", "mme", "mmes", "mlle", "mlles", "mr", "mrs", "dr", "drs", "pr", "prof", "mgr"),
-        *("st", "ste", "sts", "jr", "sr", "e.g", "i.e", "cf", "vs", "p", "pp", "vol", "fig"),
-        *("chap", "ch", "env", "av", "apr", "j.-c", "av.-j.-c", "approx", "ca"),
-    }
-)
 
 
 def parse_answer(text: str) -> list[Claim]:
@@ -116,7 +107,7 @@ def _is_false_stop(text: str, start: int, stop: int, punctuation: str) -> bool:
     if not words:
         return False
     word = words[-1].lstrip("(\"'«“‘")
-    if word.lower() in _ABBREVIATIONS:
+    if is_abbreviation(word):
         return True
     if len(word) == 1 and word.isalpha() and word.isupper():
         return True

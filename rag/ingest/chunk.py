@@ -11,24 +11,11 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from rag.text.sentences import sentences
 from rag.types import Chunk, Document
 
 CountTokens = Callable[[str], int]
 
-_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
-# Terminal punctuation, then closing quotes or brackets (French puts a space
-# before »), then the whitespace that separates it from the next sentence.
-_SENTENCE_END = re.compile(r"[.!?…]+(?:[ \u00a0\u202f]?[»”\"’')\]])*(?P<gap>\s+)")
-_OPENERS = frozenset("«“\"‘'([—–-¿¡")
-_ABBREVIATIONS = frozenset(
-    {
-        "m", "mm", "mme", "mmes", "mlle", "mlles", "dr", "pr", "me", "mr", "mrs", "ms", "st", "ste",
-        "jr", "sr", "prof", "gén", "gen", "col", "lt", "sgt", "cpt", "no", "nº", "vol", "p", "pp",
-        "cf", "fig", "ex", "env", "av", "apr", "inc", "ltd", "co", "corp", "vs", "art", "chap", "éd", "ed",
-    }
-)  # fmt: skip
-# Dotted abbreviations such as U.S, e.g, i.e, J.-C (the final dot is the match).
-_DOTTED = re.compile(r"(?:\w{1,2}\.-?)+\w{1,2}")
 _WORD = re.compile(r"\S+")
 
 
@@ -69,7 +56,7 @@ def _regions(doc: Document) -> list[tuple[int, int]]:
 
 
 def _units(text: str, start: int, end: int, count: CountTokens, max_tokens: int) -> Iterator[_Unit]:
-    for sentence_start, sentence_end, ends_paragraph in _sentences(text, start, end):
+    for sentence_start, sentence_end, ends_paragraph in sentences(text, start, end):
         tokens = count(text[sentence_start:sentence_end])
         if tokens <= max_tokens:
             yield _Unit(sentence_start, sentence_end, tokens, ends_paragraph)
@@ -78,48 +65,6 @@ def _units(text: str, start: int, end: int, count: CountTokens, max_tokens: int)
         for index, (piece_start, piece_end, piece_tokens) in enumerate(pieces):
             last = index == len(pieces) - 1
             yield _Unit(piece_start, piece_end, piece_tokens, ends_paragraph and last)
-
-
-def _sentences(text: str, start: int, end: int) -> Iterator[tuple[int, int, bool]]:
-    """``(start, end, ends_paragraph)`` of each sentence, whitespace trimmed.
-
-    A sentence followed by a line break counts as a paragraph end: scraped
-    text often has one paragraph per line and no blank lines.
-    """
-    position = start
-    for brk in [*_PARAGRAPH_BREAK.finditer(text, start, end), None]:
-        paragraph_end = brk.start() if brk else end
-        sentence_start = position
-        for match in _SENTENCE_END.finditer(text, position, paragraph_end):
-            if _is_boundary(text, match, paragraph_end):
-                yield from _trimmed(text, sentence_start, match.start("gap"), "\n" in match.group("gap"))
-                sentence_start = match.end()
-        yield from _trimmed(text, sentence_start, paragraph_end, True)
-        position = brk.end() if brk else end
-
-
-def _is_boundary(text: str, match: re.Match[str], limit: int) -> bool:
-    following = match.end()
-    if following >= limit:
-        return False  # the paragraph's end closes this sentence anyway
-    next_char = text[following]
-    if not (next_char.isupper() or next_char.isdigit() or next_char in _OPENERS):
-        return False
-    if text[match.start()] != "." or match.group().startswith(".."):
-        return True
-    word = text[max(0, match.start() - 30) : match.start()].split()
-    last_word = word[-1].lstrip("«“\"‘'([") if word else ""
-    if len(last_word) == 1 and last_word.isalpha():
-        return False  # an initial: "J. Dupont", "M. Wang"
-    return last_word.lower() not in _ABBREVIATIONS and not _DOTTED.fullmatch(last_word)
-
-
-def _trimmed(text: str, start: int, end: int, ends_paragraph: bool) -> Iterator[tuple[int, int, bool]]:
-    piece = text[start:end]
-    stripped = piece.strip()
-    if stripped:
-        begin = start + len(piece) - len(piece.lstrip())
-        yield begin, begin + len(stripped), ends_paragraph
 
 
 def _split_long(text: str, start: int, end: int, count: CountTokens, max_tokens: int) -> list[tuple[int, int, int]]:
@@ -212,8 +157,3 @@ def _overlap_start(units: list[_Unit], first: int, stop: int, max_tokens: int, o
         start -= 1
         carried += units[start].tokens
     return start
-
-
-def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
-    """``(start, end)`` of each sentence of ``text[start:end]``, offsets into ``text``."""
-    return [(s, e) for s, e, _ in _sentences(text, start, len(text) if end is None else end)]
