@@ -174,6 +174,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
             bar.close()
     # Halves split by a hash of the id: a figure tuned on one half is checked on the other.
     columns = [("all", scores.table())] + [(f"half {h}", scores.halves[h].table()) for h in sorted(scores.halves)]
+    if len(scores.languages) > 1:
+        columns += [(language, scores.languages[language].table()) for language in sorted(scores.languages)]
     print(f"{scores.questions} questions ({scores.answerable} answerable)")
     print(f"{'':>24}  " + "".join(f"{name:>8}" for name, _ in columns))
     for name in columns[0][1]:

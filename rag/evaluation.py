@@ -2,7 +2,10 @@
 
 A QA line is ``{"id", "question", "answers", "sources", "spans"}``; spans are
 character offsets into the gold source's text. A retrieved passage counts
-when it comes from a gold source and overlaps a gold span.
+when it comes from a gold source and overlaps a gold span. Optional keys:
+``language`` (detected when absent) and ``history``, the questions asked
+before a follow-up, oldest first: they are asked in turn, and the follow-up
+is asked after them with their answers, as in a chat.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any, TextIO
 
 from rag.answering.service import RETRIEVED
 from rag.errors import UserError
+from rag.text.language import detect_language
 from rag.text.normalise import normalise
 from rag.types import Answer, Hit
 
@@ -28,6 +32,8 @@ class Question:
     answers: list[str]
     sources: list[str]
     spans: list[tuple[int, int]]
+    history: tuple[str, ...] = ()
+    language: str = "und"
 
     @property
     def answerable(self) -> bool:
@@ -54,6 +60,8 @@ class Scores:
     answer_seconds: list[float] = field(default_factory=list)
     #: The same scores for half "A" and half "B" of the questions (``half``).
     halves: dict[str, Scores] = field(default_factory=dict)
+    #: The same scores per language of the questions.
+    languages: dict[str, Scores] = field(default_factory=dict)
 
     def table(self) -> dict[str, float]:
         n = max(self.answerable, 1)
@@ -85,6 +93,8 @@ def read_questions(path: Path) -> Iterator[Question]:
                 answers=list(data.get("answers", [])),
                 sources=list(data.get("sources", [])),
                 spans=[(int(a), int(b)) for a, b in data.get("spans", [])],
+                history=tuple(str(q) for q in data.get("history", [])),
+                language=str(data.get("language") or detect_language(data["question"])),
             )
         except (ValueError, KeyError, TypeError) as error:
             raise UserError(f"{path}:{number} is not a QA line ({error}); see README, 'Evaluate'.") from None
@@ -137,8 +147,22 @@ def _open_results(out: Path) -> TextIO:
         raise UserError(f"Cannot write {out} ({error.strerror}): choose another --out path.") from None
 
 
+Turns = list[tuple[str, str]]
+Ask = Callable[[str, Turns], Answer]
+
+
+def _history(ask: Ask, questions: tuple[str, ...], seen: dict[tuple[str, ...], Turns]) -> Turns:
+    """The chat turns a follow-up comes after: each earlier question asked after the ones before it."""
+    if questions not in seen:
+        before = _history(ask, questions[:-1], seen) if len(questions) > 1 else []
+        answer = ask(questions[-1], before)
+        # As the chat keeps it: the question as it was searched, and the answer's text.
+        seen[questions] = [*before, (answer.rewritten_question or questions[-1], answer.text)]
+    return seen[questions]
+
+
 def evaluate(
-    ask: Callable[[str], Answer],
+    ask: Ask,
     qa_file: Path,
     out: Path | None,
     progress: Callable[[int, int], None] | None = None,
@@ -147,15 +171,18 @@ def evaluate(
     if not questions:
         raise UserError(f"{qa_file} holds no questions.")
     scores = Scores()
+    seen: dict[tuple[str, ...], Turns] = {}
     # Opened before the first question: a wrong path fails at once, not after the whole run.
     handle = _open_results(out) if out else None
     if progress:
         progress(0, len(questions))
     try:
         for number, question in enumerate(questions, 1):
-            answer = ask(question.question)
+            history = _history(ask, question.history, seen) if question.history else []
+            answer = ask(question.question, history)
             line = score(question, answer, scores)
             score(question, answer, scores.halves.setdefault(half(question.id), Scores()))
+            score(question, answer, scores.languages.setdefault(question.language, Scores()))
             if handle:
                 handle.write(json.dumps(line, ensure_ascii=False) + "\n")
             if progress:
