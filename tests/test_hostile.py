@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import json
 import os
 import re
@@ -29,6 +30,7 @@ import gradio as gr
 import pytest
 from gradio_client import Client
 
+from rag import cli
 from rag.answering.service import Assistant, Done, Token
 from rag.embedders.fake import HashingEmbedder
 from rag.generators.openai_compatible import OpenAICompatibleGenerator
@@ -198,9 +200,56 @@ def served(
     assert "Traceback" not in log.read_text()
 
 
-def test_settings_and_launch_default_to_local_and_private() -> None:
-    assert Settings().host == "127.0.0.1" and Settings.load(env={}).host == "127.0.0.1"
-    assert not Settings().auth_username and not Settings().auth_password
+class _Launched:
+    """Stands in for the app ``rag serve`` builds: records how it is launched, and serves nothing."""
+
+    def __init__(self) -> None:
+        self.kwargs: dict[str, object] = {}
+
+    def launch(self, **kwargs: object) -> None:
+        self.kwargs = kwargs
+
+    def block_thread(self) -> None:
+        pass
+
+
+@pytest.fixture
+def launched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> _Launched:
+    """``rag serve`` as someone with no settings runs it: no rag.toml in the working directory, no RAG_ variable."""
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith(("RAG_", "OPENAI_", "GRADIO_")):
+            monkeypatch.delenv(name)
+    app = _Launched()
+    monkeypatch.setattr("ui.server.build_app", lambda settings: app)
+    return app
+
+
+def test_serve_with_no_settings_listens_on_loopback_without_a_tunnel(
+    launched: _Launched, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["serve", "--port", "7999"]) == 0
+    assert ipaddress.ip_address(str(launched.kwargs["server_name"])).is_loopback
+    assert launched.kwargs["share"] is False and launched.kwargs["server_port"] == 7999
+    assert launched.kwargs["auth"] is None
+    out, err = capsys.readouterr()
+    assert f"http://{launched.kwargs['server_name']}:7999/" in out
+    assert "warning" not in err, "nothing to warn about on loopback"
+
+
+def test_leaving_loopback_takes_a_setting_and_warns_until_a_login_is_set(
+    launched: _Launched, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The working directory's rag.toml is read: the fixture's empty directory is what keeps the test above honest.
+    (tmp_path / "rag.toml").write_text('host = "0.0.0.0"\n', encoding="utf-8")
+    assert cli.main(["serve"]) == 0
+    assert launched.kwargs["server_name"] == "0.0.0.0" and launched.kwargs["auth"] is None
+    assert "without a login" in capsys.readouterr().err
+    monkeypatch.setenv("RAG_AUTH_USERNAME", USER)
+    monkeypatch.setenv("RAG_AUTH_PASSWORD", PASSWORD)
+    assert cli.main(["serve"]) == 0
+    assert launched.kwargs["auth"] == (USER, PASSWORD)
+    assert "without a login" not in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -28,14 +28,13 @@ from typing import Any
 
 import pytest
 from gradio_client import Client, handle_file
+from gradio_client.utils import Status
 
 from rag.embedders import LazyEmbedder
 from rag.indexing.catalog import list_documents
 from rag.settings import Settings
 from tests.llm_server import FakeLLMServer, Messages
 from tests.ui_server import indexed_settings, running_app
-
-pytestmark = pytest.mark.slow
 
 CONCURRENT = 50
 LLM_DELAY_SECONDS = 0.2
@@ -107,33 +106,98 @@ def burst(url: str) -> list[Outcome]:
         return [future.result(timeout=600) for future in futures]
 
 
+def answer_problems(outcome: Outcome) -> list[str]:
+    """What is wrong with an answer: the wrong asker's question, a missing or foreign figure, an error shown."""
+    assert outcome.answer is not None
+    problems = []
+    if outcome.question_shown != QUESTION.format(town=outcome.town):
+        problems.append(f"{outcome.town}: an answer came back to the wrong asker ({outcome.question_shown!r})")
+    body = outcome.answer.split("<details", 1)[0]  # the answer, without the retrieval trace
+    text = html.unescape(re.sub(r"<[^>]+>", "", body))
+    if str(POPULATION[outcome.town]) not in text:
+        problems.append(f"{outcome.town}: its figure is not in the answer: {text[:300]}")
+    others = [t for t in TOWNS if t != outcome.town and str(POPULATION[t]) in text]
+    if others:
+        problems.append(f"{outcome.town}'s answer quotes {others}")
+    if "rag-error" in body:
+        problems.append(f"{outcome.town}: the answer is an error: {text[:300]}")
+    return problems
+
+
 def check(outcomes: list[Outcome]) -> dict[str, Any]:
-    """Every request answered with its own town's figure, or refused as busy; the figures for the report."""
-    answered = [o for o in outcomes if o.answer is not None]
-    errors = [f"{o.town}: {o.error}" for o in outcomes if o.error]
-    assert not errors, errors
-    for outcome in answered:
-        assert outcome.question_shown == QUESTION.format(town=outcome.town), "an answer came back to the wrong asker"
-        assert outcome.answer is not None
-        body = outcome.answer.split("<details", 1)[0]  # the answer, without the retrieval trace
-        text = html.unescape(re.sub(r"<[^>]+>", "", body))
-        assert str(POPULATION[outcome.town]) in text, f"{outcome.town}: {text[:300]}"
-        others = [t for t in TOWNS if t != outcome.town and str(POPULATION[t]) in text]
-        assert not others, f"{outcome.town}'s answer quotes {others}"
-        assert "rag-error" not in body
-    assert len(answered) + sum(1 for o in outcomes if o.refused) == CONCURRENT
-    assert len(answered) >= CONCURRENT // 2, "most requests must be served, not refused"
+    """Every request answered with its own town's figure, or refused as busy; the figures for the report.
+
+    Each outcome is sorted into exactly one of answered, refused as busy, or a problem
+    (an error, a wrong answer, or neither an answer nor a refusal), and any problem fails.
+    """
+    assert sorted(o.town for o in outcomes) == sorted(TOWNS), "one outcome per asker"
+    answered: list[Outcome] = []
+    refused: list[Outcome] = []
+    problems: list[str] = []
+    for outcome in outcomes:
+        if outcome.error is not None:
+            problems.append(f"{outcome.town}: {outcome.error}")
+        elif outcome.answer is not None and outcome.refused is None:
+            problems += answer_problems(outcome)
+            answered.append(outcome)
+        elif outcome.refused is not None and outcome.answer is None and BUSY.search(outcome.refused):
+            refused.append(outcome)
+        else:
+            problems.append(f"{outcome.town}: neither answered nor refused as busy ({outcome})")
+    assert not problems, problems
+    assert len(answered) >= CONCURRENT // 2, f"most requests must be served, not refused: {len(refused)} refused"
     latencies = sorted(o.seconds for o in answered)
     p95 = latencies[max(0, round(0.95 * len(latencies)) - 1)]
     return {
         "concurrent": CONCURRENT,
         "answered": len(answered),
-        "refused_busy": CONCURRENT - len(answered),
+        "refused_busy": len(refused),
         "p50_seconds": round(statistics.median(latencies), 3),
         "p95_seconds": round(p95, 3),
         "max_seconds": round(latencies[-1], 3),
         "wall_seconds": round(max(o.ended for o in outcomes) - min(o.started for o in outcomes), 3),
     }
+
+
+def _answered(town: str, figure: int | None = None, question: str | None = None) -> Outcome:
+    """An outcome as ``_ask`` makes it for an answered request (the chat's HTML, then the trace)."""
+    people = POPULATION[town] if figure is None else figure
+    answer = f"<p>La commune de {town} comptait {people} habitants [1].</p><details>{POPULATION[TOWNS[0]]}</details>"
+    return Outcome(town, 0.0, 1.0, answer=answer, question_shown=question or QUESTION.format(town=town))
+
+
+def test_check_accepts_answers_and_busy_refusals_and_fails_on_anything_else() -> None:
+    """``check`` must be able to fail: each kind of wrong outcome, alone among good ones, fails it."""
+    good = [_answered(town) for town in TOWNS]
+    good[-1] = Outcome(TOWNS[-1], 0.0, 1.0, refused="Queue is full. Try again later.")
+    figures = check(good)
+    assert (figures["answered"], figures["refused_busy"]) == (CONCURRENT - 1, 1)
+    town, other = TOWNS[3], TOWNS[4]
+    wrong = {
+        "wrong asker": _answered(town, question=QUESTION.format(town=other)),
+        "another town's figure": _answered(town, figure=POPULATION[other]),
+        "no figure": Outcome(
+            town, 0.0, 1.0, answer="<p>Je n’ai pas trouvé.</p>", question_shown=QUESTION.format(town=town)
+        ),
+        "error shown": Outcome(
+            town,
+            0.0,
+            1.0,
+            answer=f'<p class="rag-error">{POPULATION[town]}</p>',
+            question_shown=QUESTION.format(town=town),
+        ),
+        "an exception": Outcome(town, 0.0, 1.0, error="ConnectionError: reset"),
+        "not busy": Outcome(town, 0.0, 1.0, refused="Internal server error"),
+        "nothing at all": Outcome(town, 0.0, 1.0),
+    }
+    for kind, outcome in wrong.items():
+        with pytest.raises(AssertionError):
+            check([outcome if o.town == town else o for o in good])
+            pytest.fail(f"check accepted {kind}")
+    with pytest.raises(AssertionError, match="one outcome per asker"):
+        check(good[1:])
+    with pytest.raises(AssertionError, match="most requests must be served"):
+        check([Outcome(t, 0.0, 1.0, refused="queue is full") for t in TOWNS])
 
 
 def report(name: str, figures: dict[str, Any]) -> None:
@@ -155,6 +219,7 @@ def server_log(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[st
     assert not errors, errors
 
 
+@pytest.mark.slow
 def test_offline_backend_under_load(indexed: tuple[Settings, LazyEmbedder], server_log: None) -> None:
     settings, embedder = indexed
     with running_app(settings, embedder) as url:
@@ -174,6 +239,7 @@ def _perfect_llm(messages: Messages) -> str:
     return "Je n’ai pas trouvé cette information dans les documents."
 
 
+@pytest.mark.slow
 def test_llm_backend_under_load(indexed: tuple[Settings, LazyEmbedder], server_log: None) -> None:
     settings, embedder = indexed
     with FakeLLMServer(script=_perfect_llm, delay_seconds=LLM_DELAY_SECONDS) as llm:
@@ -184,6 +250,7 @@ def test_llm_backend_under_load(indexed: tuple[Settings, LazyEmbedder], server_l
     report("openai_compatible_0.2s", figures)
 
 
+@pytest.mark.slow
 def test_answers_keep_coming_while_an_upload_is_indexed(
     indexed: tuple[Settings, LazyEmbedder], server_log: None, tmp_path: Path
 ) -> None:
@@ -202,17 +269,26 @@ def test_answers_keep_coming_while_an_upload_is_indexed(
     before = {d.doc_id for d in list_documents(settings.index_dir)}
     with running_app(settings, embedder) as url:
         upload: dict[str, Any] = {}
+        # Connected first, and the burst held until the upload is in the queue: otherwise the
+        # 50 questions can fill the queue before the upload joins it, and it is refused as busy.
+        uploader_client = Client(url, verbose=False)
+        queued = threading.Event()
 
         def do_upload() -> None:
-            upload["started"] = time.monotonic()
-            results, *_ = Client(url, verbose=False).predict(
-                [handle_file(str(path)) for path in uploads], api_name="/upload"
-            )
+            try:
+                upload["started"] = time.monotonic()
+                job = uploader_client.submit([handle_file(str(path)) for path in uploads], api_name="/upload")
+                while job.status().code in (Status.STARTING, Status.JOINING_QUEUE) and not job.done():
+                    time.sleep(0.02)
+            finally:
+                queued.set()
+            results, *_ = job.result(timeout=600)
             upload["ended"] = time.monotonic()
             upload["results"] = results
 
         uploader = threading.Thread(target=do_upload)
         uploader.start()
+        assert queued.wait(timeout=120), "the upload never reached the queue"
         time.sleep(0.5)  # the upload is being indexed when the questions arrive
         outcomes = burst(url)
         uploader.join(timeout=600)

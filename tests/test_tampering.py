@@ -5,13 +5,16 @@
   IndexCorruptError saying to re-index.
 * Pickles planted in the index folder (LangChain's ``index.pkl`` among them), or
   smuggled into a NumPy array with a forged manifest, are never unpickled: the
-  pickle bomb's marker file never appears, whatever the app does.
+  pickle bomb's marker file never appears, whatever the app does. Planted pickles are
+  not even opened: Python's audit hooks, in this process and in the ``rag`` children,
+  see every file Python code opens and every object unpickled, and name none of them.
 * No module of ``rag/`` or ``ui/`` imports pickle or calls a pickle-based loader.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import logging
 import os
@@ -20,6 +23,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +37,7 @@ from rag.settings import Settings
 from rag.store.index import Index
 from rag.store.manifest import MANIFEST, IndexCorruptError, file_sha256
 from rag.store.versions import current_version
-from tests.helpers import ROOT, access_times_recorded, index_seeds, run_cli
+from tests.helpers import ROOT, index_seeds, run_captured, run_cli
 
 ALIBABA = "Combien de personnes travaillaient dans le laboratoire quantique d’Alibaba ?"
 BREST = "Combien d'escales de navires le port de Brest a-t-il accueillies en 2022 ?"
@@ -179,6 +183,80 @@ def test_the_bomb_is_live(tmp_path: Path) -> None:
     assert marker.exists()
 
 
+# What this process opens and unpickles, while a test listens (``audited``). An audit hook cannot
+# be removed, so one is installed for the session, the first time a test listens, and does nothing
+# otherwise. Python raises "open" for every file Python code opens (builtins, io, os, numpy, bm25s)
+# and "pickle.find_class" for every object an unpickler looks up, whoever calls it.
+_LISTENING: list[list[tuple[str, str]]] = []
+_HOOKED: list[bool] = []
+
+
+def _audit(event: str, args: tuple[object, ...]) -> None:
+    if not _LISTENING:
+        return
+    try:
+        if event == "open" and args and isinstance(args[0], str | bytes | os.PathLike):
+            _LISTENING[-1].append(("open", os.fsdecode(args[0])))
+        elif event == "pickle.find_class":
+            _LISTENING[-1].append(("unpickle", f"{args[0]}.{args[1]}"))
+    except Exception:  # an exception would abort the audited operation itself
+        pass
+
+
+@contextlib.contextmanager
+def audited() -> Iterator[list[tuple[str, str]]]:
+    """The ``(event, detail)`` pairs this process raises in the block: files opened, objects unpickled."""
+    if not _HOOKED:
+        sys.addaudithook(_audit)
+        _HOOKED.append(True)
+    events: list[tuple[str, str]] = []
+    _LISTENING.append(events)
+    try:
+        yield events
+    finally:
+        _LISTENING.remove(events)
+
+
+# ``rag ARGS`` in a child process under the same audit, written line by line to the file in argv[1].
+AUDITED_CLI = r"""
+import os, runpy, sys
+log = open(sys.argv[1], "a", encoding="utf-8", buffering=1)
+def audit(event, args):
+    try:
+        if event == "open" and args and isinstance(args[0], (str, bytes, os.PathLike)):
+            log.write("open\t" + os.fsdecode(args[0]) + "\n")
+        elif event == "pickle.find_class":
+            log.write(f"unpickle\t{args[0]}.{args[1]}\n")
+    except Exception:
+        pass
+sys.addaudithook(audit)
+sys.argv = ["rag", *sys.argv[2:]]
+runpy.run_module("rag.cli", run_name="__main__")
+"""
+
+
+def run_audited_cli(log: Path, *args: str) -> list[tuple[str, str]]:
+    done = run_captured([sys.executable, "-c", AUDITED_CLI, str(log), *args])
+    assert done.returncode == 0, done.stderr
+    lines = log.read_text(encoding="utf-8").splitlines()
+    log.unlink()
+    return [(event, detail) for event, detail in (line.split("\t", 1) for line in lines)]
+
+
+def opened(events: list[tuple[str, str]]) -> set[str]:
+    return {os.path.realpath(detail) for event, detail in events if event == "open"}
+
+
+def test_the_audit_sees_files_opened_and_objects_unpickled(tmp_path: Path) -> None:
+    """The audit below cannot pass for want of seeing: it sees an open, and an unpickling, when there is one."""
+    planted = tmp_path / "index.pkl"
+    planted.write_bytes(pickle.dumps(Path("somewhere")))
+    with audited() as events:
+        pickle.loads(planted.read_bytes())  # noqa: S301 - a path this test just pickled
+    assert os.path.realpath(planted) in opened(events)
+    assert ("unpickle", f"{type(Path()).__module__}.{type(Path()).__name__}") in events
+
+
 def test_planted_pickles_are_never_opened(settings: Settings, tmp_path: Path) -> None:
     marker = tmp_path / "UNPICKLED"
     folder = current_version(settings.index_dir)
@@ -193,22 +271,26 @@ def test_planted_pickles_are_never_opened(settings: Settings, tmp_path: Path) ->
     ]
     for path in planted:
         path.write_bytes(pickle.dumps(Bomb(marker)))
-        os.utime(path, (0, path.stat().st_mtime))  # any read would move the access time
-    assert "30 personnes" in ask(settings, ALIBABA)
-    assert list_documents(settings.index_dir)
-    (tmp_path / "more").mkdir()
-    (tmp_path / "more" / "lorient.md").write_text(
-        "# Lorient\n\nLe festival de Lorient a accueilli 850 000 visiteurs.\n"
-    )
-    index_paths([tmp_path / "more"], settings, HashingEmbedder())
+    forbidden = {os.path.realpath(path) for path in planted}
+    with audited() as events:
+        assert "30 personnes" in ask(settings, ALIBABA)
+        assert list_documents(settings.index_dir)
+        (tmp_path / "more").mkdir()
+        (tmp_path / "more" / "lorient.md").write_text(
+            "# Lorient\n\nLe festival de Lorient a accueilli 850 000 visiteurs.\n"
+        )
+        index_paths([tmp_path / "more"], settings, HashingEmbedder())
+        assert "850 000" in ask(settings, "Combien de visiteurs le festival de Lorient a-t-il accueillis ?")
     for command in (["ask", ALIBABA], ["sources"]):
-        done = run_cli(*command, "--index", str(settings.index_dir))
-        assert done.returncode == 0, done.stderr
+        events += run_audited_cli(tmp_path / "audit.log", *command, "--index", str(settings.index_dir))
     assert not marker.exists(), "a planted pickle was unpickled"
-    if access_times_recorded(tmp_path):
-        for path in planted:
-            if path.exists():  # the old version folder may have been collected
-                assert path.stat().st_atime == 0, f"{path} was read"
+    unpickled = [detail for event, detail in events if event == "unpickle"]
+    assert not unpickled, f"something was unpickled: {unpickled}"
+    touched = sorted(opened(events) & forbidden)
+    assert not touched, f"planted pickles were opened: {touched}"
+    # The audit saw the app at work: every manifest it read, in this process and in both children.
+    manifests = [detail for event, detail in events if event == "open" and detail.endswith(MANIFEST)]
+    assert len(manifests) >= 5, manifests
 
 
 def test_pickle_smuggled_into_an_array_with_a_forged_manifest_is_refused(settings: Settings, tmp_path: Path) -> None:

@@ -23,7 +23,18 @@ def _openai(settings: Settings) -> Generator:
     )
 
 
-GENERATORS: dict[str, Callable[[Settings], Generator]] = {"extractive": _extractive, "openai": _openai}
+def _fake(settings: Settings) -> Generator:
+    # No script in the settings: the default one echoes passage 1 (fake.echo_first_passage), for demos.
+    from rag.generators.fake import ScriptedGenerator
+
+    return ScriptedGenerator()
+
+
+GENERATORS: dict[str, Callable[[Settings], Generator]] = {
+    "extractive": _extractive,
+    "openai": _openai,
+    "fake": _fake,
+}
 
 
 def check(settings: Settings) -> None:

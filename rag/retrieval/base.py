@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from rag.types import Hit
 
 
+@runtime_checkable
 class Retriever(Protocol):
+    """One ranking of the chunks for a query: ``LexicalRetriever`` (BM25) and ``DenseRetriever`` (embeddings)."""
+
     name: str
 
     def search(self, query: str, language: str, k: int) -> list[tuple[int, float]]:

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import faiss
 import numpy as np
+import numpy.typing as npt
 
 from rag.errors import UserError
 from rag.store.bm25_index import BM25Index
@@ -150,9 +151,11 @@ class Index:
             self.docstore = DocStore(folder / DOCSTORE)
             self.lexical = BM25Index.load(folder / LEXICAL)
             # Absent from versions written before they existed: retrieval then uses words only.
-            self.chars = BM25Index.load(folder / LEXICAL_CHARS) if (folder / LEXICAL_CHARS).exists() else None
+            self.chars: BM25Index | None = (
+                BM25Index.load(folder / LEXICAL_CHARS) if (folder / LEXICAL_CHARS).exists() else None
+            )
             self.documents_lexical: BM25Index | None = None
-            self.row_documents = np.zeros(0, dtype=np.int64)
+            self.row_documents: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
             if (folder / LEXICAL_DOCUMENTS).exists():
                 self.documents_lexical = BM25Index.load(folder / LEXICAL_DOCUMENTS)
                 order = json.loads((folder / LEXICAL_DOCUMENTS / DOCUMENT_ROWS).read_text(encoding="utf-8"))
@@ -173,12 +176,12 @@ class Index:
     def __len__(self) -> int:
         return int(self.vectors.ntotal)
 
-    def all_vectors(self) -> np.ndarray:
+    def all_vectors(self) -> npt.NDArray[np.float32]:
         if len(self) == 0:
             return np.zeros((0, self.vectors.d), dtype=np.float32)
         return np.asarray(self.vectors.reconstruct_n(0, len(self)), dtype=np.float32)
 
-    def similarities(self, query: np.ndarray, rows: list[int]) -> dict[int, float]:
+    def similarities(self, query: npt.NDArray[np.float32], rows: list[int]) -> dict[int, float]:
         """The inner product of ``query`` with each row's vector (its cosine: both are normalised)."""
         if not rows:
             return {}
@@ -186,7 +189,7 @@ class Index:
         scores = vectors @ np.asarray(query, dtype=np.float32).reshape(-1)
         return {row: float(score) for row, score in zip(rows, scores.tolist(), strict=True)}
 
-    def search_dense(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+    def search_dense(self, query: npt.NDArray[np.float32], k: int) -> list[tuple[int, float]]:
         if len(self) == 0 or k <= 0:
             return []
         scores, rows = self.vectors.search(np.asarray(query, dtype=np.float32).reshape(1, -1), min(k, len(self)))

@@ -1,0 +1,151 @@
+"""The store role: what the rest of the app reads from one published index version.
+
+``rag.store.index.Index`` (FAISS, SQLite and BM25 files in a version folder)
+is the implementation; another backend (a Milvus collection, say) implements
+the same members. The read side is everything retrieval, answering and
+listing touch, and what the indexer reads back to build the next version from
+the current one: writing a version stays the backend's own business.
+
+Rows number the chunks from 0 to ``len(store) - 1``, and the same row names
+the same chunk everywhere: in the vectors, the lexical indexes and the
+document table. Vectors are L2-normalised, so an inner product is a cosine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from rag.store.docstore import DocumentMetadata, SourceFile, StoredChunk
+from rag.store.manifest import Manifest
+from rag.types import Chunk, Document
+
+
+@runtime_checkable
+class LexicalIndex(Protocol):
+    """BM25 over analysed terms (``rag.text.analysis``), one row per chunk or per document."""
+
+    def __len__(self) -> int:
+        """How many rows it holds, matching or not."""
+        ...
+
+    def search(self, query_tokens: list[str], k: int) -> list[tuple[int, float]]:
+        """Up to ``k`` ``(row, score)`` pairs with a score above 0, best first, ties by row; [] for ``k <= 0``."""
+        ...
+
+    def scores(self, query_tokens: list[str]) -> npt.NDArray[np.float32]:
+        """The score of every row, in row order (0 where no query term occurs)."""
+        ...
+
+    def idf(self, tokens: list[str]) -> dict[str, float]:
+        """Each token's inverse document frequency; a token no row holds gets the highest."""
+        ...
+
+    def holds(self, token: str) -> bool:
+        """Whether any row holds ``token``."""
+        ...
+
+
+@runtime_checkable
+class DocumentTable(Protocol):
+    """The documents, their file names and their chunks: everything but the vectors and the lexical indexes."""
+
+    def document_metadata(self) -> list[DocumentMetadata]:
+        """Every document without its text, ordered by path: what a hit or a listing shows."""
+        ...
+
+    def documents(self) -> list[Document]:
+        """Every document with its text, in ``document_metadata()`` order (the indexer reads them back)."""
+        ...
+
+    def document(self, doc_id: str) -> Document | None:
+        """One document with its text (quotes are offsets into it), or None if the store does not hold it."""
+        ...
+
+    def sources(self) -> list[SourceFile]:
+        """Every indexed file name, ordered by path; identical files share one document."""
+        ...
+
+    def chunks(self, rows: list[int]) -> dict[int, Chunk]:
+        """The chunk of each of ``rows`` that exists; a row outside the store is left out, not an error."""
+        ...
+
+    def tokens(self, rows: list[int]) -> dict[int, tuple[str, ...]]:
+        """The analysed terms of each of ``rows`` that exists, as the lexical index holds them."""
+        ...
+
+    def chunk_counts(self) -> dict[str, int]:
+        """How many chunks each document has, by document id (a document without chunks is absent)."""
+        ...
+
+    def stored_chunks(self) -> Iterator[tuple[int, StoredChunk]]:
+        """Every ``(row, chunk with its terms and content hash)``, in row order (the indexer reads them back)."""
+        ...
+
+    def close(self) -> None:
+        """Release what the table holds open; it must not be read afterwards. Closing twice is harmless."""
+        ...
+
+
+@runtime_checkable
+class Store(Protocol):
+    """One published index version, read-only and shared between threads (as the service does); see the module."""
+
+    @property
+    def folder(self) -> Path:
+        """Where this version lives. Its name orders versions: the service compares it with the published one."""
+        ...
+
+    @property
+    def manifest(self) -> Manifest:
+        """What the version holds and how it was built (embedder name and dimension, chunking, counts)."""
+        ...
+
+    @property
+    def docstore(self) -> DocumentTable:
+        """The documents, file names and chunks, by row."""
+        ...
+
+    @property
+    def lexical(self) -> LexicalIndex:
+        """BM25 over each chunk's words, one row per chunk."""
+        ...
+
+    @property
+    def chars(self) -> LexicalIndex | None:
+        """BM25 over 4-letter pieces of each chunk's words, one row per chunk; None in versions without it."""
+        ...
+
+    @property
+    def documents_lexical(self) -> LexicalIndex | None:
+        """BM25 over whole documents, one row per document; None in versions without it."""
+        ...
+
+    @property
+    def row_documents(self) -> npt.NDArray[np.int64]:
+        """For each chunk row, its document's row in ``documents_lexical`` (empty without that index)."""
+        ...
+
+    def __len__(self) -> int:
+        """How many chunks (and vectors) the version holds."""
+        ...
+
+    def all_vectors(self) -> npt.NDArray[np.float32]:
+        """Every chunk's vector, shape ``(len(store), dimension)``, in row order (the indexer reuses them)."""
+        ...
+
+    def similarities(self, query: npt.NDArray[np.float32], rows: list[int]) -> dict[int, float]:
+        """The inner product of ``query`` with each of ``rows``' vectors: their cosine, both being normalised."""
+        ...
+
+    def search_dense(self, query: npt.NDArray[np.float32], k: int) -> list[tuple[int, float]]:
+        """The ``min(k, len(store))`` rows whose vectors are closest to ``query``, best first; [] for ``k <= 0``."""
+        ...
+
+    def close(self) -> None:
+        """Release files and connections; the store must not be read afterwards. Closing twice is harmless."""
+        ...

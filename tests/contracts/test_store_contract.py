@@ -1,0 +1,230 @@
+"""The store contract: what every Store (``rag.store.base``) promises the retrievers, the service and the indexer.
+
+``StoreContract`` runs against a ``store`` fixture that each concrete ``Test...``
+class provides (as Haystack's document-store test mixins do), opened from an index
+the real indexer built with the fake embedder:
+
+* it implements the protocols (``Store``, its ``DocumentTable`` and ``LexicalIndex``es);
+* the manifest counts what the store holds, and names the embedder's dimension;
+* rows 0 to ``len - 1`` each hold one chunk, the same in ``chunks``, ``tokens`` and
+  ``stored_chunks``, whose text is its document's text at its offsets (and page);
+  rows outside the store are left out, not an error;
+* every document's metadata is there, as its document says, with its chunk count
+  and at least one file name; every chunk's and file's document is there;
+* vectors are unit float32 rows of the manifest's dimension; a chunk's own vector
+  finds that chunk first; dense search gives ``min(k, len)`` distinct rows best
+  first, ``[]`` for ``k = 0``; ``similarities`` are the inner products it ranks by;
+* the lexical indexes have a row per chunk (per document for the document index),
+  hold every chunk's terms, and ``row_documents`` points each chunk at its document;
+* ``close`` may be called twice.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.embedders.fake import HashingEmbedder
+from rag.indexing.indexer import index_paths
+from rag.settings import Settings
+from rag.store.base import DocumentTable, LexicalIndex, Store
+from rag.store.index import Index
+from rag.store.versions import current_version
+from tests.helpers import index_seeds
+
+QUERY = "Combien de personnes travaillaient dans le laboratoire quantique d’Alibaba ?"
+
+
+class StoreContract:
+    """What every store promises. Concrete classes provide the ``store`` fixture (a fresh one per test)."""
+
+    @pytest.fixture
+    def store(self) -> Store:
+        raise NotImplementedError("a concrete test class provides the store")
+
+    def test_implements_the_protocols(self, store: Store) -> None:
+        assert isinstance(store, Store)
+        assert isinstance(store.docstore, DocumentTable)
+        assert isinstance(store.lexical, LexicalIndex)
+        assert store.chars is None or isinstance(store.chars, LexicalIndex)
+        assert store.documents_lexical is None or isinstance(store.documents_lexical, LexicalIndex)
+        assert isinstance(store.folder, Path) and store.folder.name
+
+    def test_the_manifest_counts_what_the_store_holds(self, store: Store) -> None:
+        manifest = store.manifest
+        assert manifest.chunks == len(store)
+        assert manifest.documents == len(store.docstore.document_metadata())
+        assert isinstance(manifest.embedder["name"], str) and manifest.embedder["name"]
+        assert isinstance(manifest.embedder["dimension"], int) and manifest.embedder["dimension"] > 0
+
+    def test_every_row_holds_one_chunk_everywhere(self, store: Store) -> None:
+        rows = list(range(len(store)))
+        chunks = store.docstore.chunks(rows)
+        tokens = store.docstore.tokens(rows)
+        stored = list(store.docstore.stored_chunks())
+        assert sorted(chunks) == sorted(tokens) == rows
+        assert [row for row, _ in stored] == rows, "stored chunks come in row order"
+        for row, chunk in stored:
+            assert chunk.chunk == chunks[row] and chunk.tokens == tokens[row]
+            assert chunk.hash, "the indexer reuses a chunk's vector by its content hash"
+
+    def test_rows_outside_the_store_are_left_out(self, store: Store) -> None:
+        outside = [-1, len(store), len(store) + 10]
+        assert store.docstore.chunks(outside) == {} and store.docstore.tokens(outside) == {}
+        assert store.docstore.chunks([]) == {} and store.docstore.tokens([]) == {}
+        assert store.similarities(np.ones(self.dimension(store), dtype=np.float32), []) == {}
+
+    def test_a_chunk_is_its_documents_text_at_its_offsets(self, store: Store) -> None:
+        for _, stored in store.docstore.stored_chunks():
+            chunk = stored.chunk
+            document = store.docstore.document(chunk.doc_id)
+            assert document is not None, chunk.doc_id
+            assert 0 <= chunk.start < chunk.end <= len(document.text)
+            assert document.text[chunk.start : chunk.end] == chunk.text
+            assert chunk.page == document.page_at(chunk.start)
+
+    def test_every_documents_metadata_is_there(self, store: Store) -> None:
+        table = store.docstore
+        metadata = table.document_metadata()
+        documents = table.documents()
+        assert [m.id for m in metadata] == [d.id for d in documents], "one order for both"
+        assert [m.path for m in metadata] == sorted(m.path for m in metadata), "ordered by path"
+        for described, document in zip(metadata, documents, strict=True):
+            assert (described.path, described.title, described.date, described.language) == (
+                document.path,
+                document.title,
+                document.date,
+                document.language,
+            )
+            assert table.document(document.id) == document
+        counts = Counter(stored.chunk.doc_id for _, stored in table.stored_chunks())
+        assert table.chunk_counts() == dict(counts)
+        assert set(counts) <= {m.id for m in metadata}, "every chunk's document is there"
+        sources = table.sources()
+        assert [s.path for s in sources] == sorted(s.path for s in sources)
+        assert {s.doc_id for s in sources} == {m.id for m in metadata}, "every document has a file, every file one"
+        assert table.document("no-such-document") is None
+
+    def test_vectors_are_unit_rows_of_the_manifests_dimension(self, store: Store) -> None:
+        vectors = store.all_vectors()
+        assert vectors.dtype == np.float32 and vectors.shape == (len(store), self.dimension(store))
+        np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+    def test_a_chunks_own_vector_finds_it_first(self, store: Store) -> None:
+        for row, vector in enumerate(store.all_vectors()):
+            ((found, score),) = store.search_dense(vector, 1)
+            assert found == row and score == pytest.approx(1.0, abs=1e-5)
+
+    @pytest.mark.parametrize("k", [0, 1, 3, 1000])
+    def test_dense_search_gives_min_k_len_rows_best_first(self, store: Store, k: int) -> None:
+        query = HashingEmbedder(self.dimension(store)).embed_query(QUERY)
+        found = store.search_dense(query, k)
+        assert len(found) == min(k, len(store))
+        rows = [row for row, _ in found]
+        scores = [score for _, score in found]
+        assert len(set(rows)) == len(rows) and all(type(r) is int and 0 <= r < len(store) for r in rows)
+        assert scores == sorted(scores, reverse=True)
+        assert all(type(score) is float for score in scores)
+
+    def test_similarities_are_the_inner_products_dense_search_ranks_by(self, store: Store) -> None:
+        query = HashingEmbedder(self.dimension(store)).embed_query(QUERY)
+        rows = list(range(len(store)))
+        similarities = store.similarities(query, rows)
+        assert sorted(similarities) == rows
+        expected = store.all_vectors() @ query
+        for row in rows:
+            assert similarities[row] == pytest.approx(float(expected[row]), abs=1e-5)
+        for row, score in store.search_dense(query, 5):
+            assert score == pytest.approx(similarities[row], abs=1e-5)
+
+    def test_lexical_indexes_have_a_row_per_chunk_and_hold_its_terms(self, store: Store) -> None:
+        assert len(store.lexical) == len(store)
+        assert store.chars is None or len(store.chars) == len(store)
+        for row, stored in store.docstore.stored_chunks():
+            assert all(store.lexical.holds(token) for token in stored.tokens), row
+            if stored.tokens:
+                scores = store.lexical.scores(list(stored.tokens))
+                assert scores.shape == (len(store),) and scores[row] > 0
+        assert store.lexical.search([], 5) == [] and store.lexical.search(["zzzq"], 5) == []
+        assert not store.lexical.holds("zzzq")
+        weights = store.lexical.idf(["zzzq"])
+        assert weights["zzzq"] > 0
+
+    def test_row_documents_point_each_chunk_at_its_document(self, store: Store) -> None:
+        documents = store.documents_lexical
+        if documents is None:
+            assert len(store.row_documents) == 0
+            return
+        assert len(documents) == store.manifest.documents
+        assert store.row_documents.shape == (len(store),)
+        terms: dict[str, list[str]] = {}
+        position: dict[str, int] = {}
+        for row, stored in store.docstore.stored_chunks():
+            doc_id = stored.chunk.doc_id
+            terms.setdefault(doc_id, []).extend(stored.tokens)
+            # Every chunk of a document points at the same row of the document index, and no other's does.
+            assert position.setdefault(doc_id, int(store.row_documents[row])) == store.row_documents[row]
+        assert len(set(position.values())) == len(position)
+        for doc_id, words in terms.items():
+            # A document's own terms score its own row highest.
+            assert int(np.argmax(documents.scores(words))) == position[doc_id], doc_id
+
+    def test_close_twice_is_harmless(self, store: Store) -> None:
+        store.close()
+        store.close()
+
+    @staticmethod
+    def dimension(store: Store) -> int:
+        return int(store.manifest.embedder["dimension"])
+
+
+# Implementations ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def seeds_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seeds, then a second run adding a note and an identical copy of a seed (one document, two files)."""
+    corpus, settings = index_seeds(tmp_path_factory.mktemp("store"))
+    seed = sorted(corpus.glob("*.txt"))[0]
+    shutil.copy(seed, corpus / "copie.txt")
+    (corpus / "brest.md").write_text("# Brest\n\nLe port de Brest a accueilli 4 200 escales de navires en 2022.\n")
+    index_paths([corpus], settings, HashingEmbedder())
+    return settings.index_dir
+
+
+@pytest.fixture(scope="module")
+def empty_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("empty-store")
+    (root / "nothing").mkdir()
+    settings = Settings(index_dir=root / "index", embedding_backend="fake")
+    index_paths([root / "nothing"], settings, HashingEmbedder())
+    return settings.index_dir
+
+
+class TestIndexOfTheSeeds(StoreContract):
+    @pytest.fixture
+    def store(self, seeds_index_dir: Path) -> Iterator[Store]:
+        index = Index.open(seeds_index_dir)
+        yield index
+        index.close()
+
+    def test_holds_the_seeds_the_note_and_the_copy(self, store: Store) -> None:
+        assert len(store) > 10
+        assert store.manifest.documents == 3 and len(store.docstore.sources()) == 4
+        assert store.folder == current_version(store.folder.parent) and store.folder.name == "v000002"
+
+
+class TestEmptyIndex(StoreContract):
+    @pytest.fixture
+    def store(self, empty_index_dir: Path) -> Iterator[Store]:
+        index = Index.open(empty_index_dir)
+        yield index
+        index.close()
+
+    def test_is_empty(self, store: Store) -> None:
+        assert len(store) == 0 and store.docstore.document_metadata() == []
