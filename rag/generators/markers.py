@@ -67,11 +67,6 @@ def marker_numbers(text: str) -> tuple[int, ...]:
     return _unique(found)
 
 
-def keep_valid(numbers: Iterable[int], n_passages: int) -> tuple[int, ...]:
-    """The numbers that point at one of the ``n_passages`` passages (1-based)."""
-    return tuple(n for n in numbers if 1 <= n <= n_passages)
-
-
 def _split_sentences(text: str) -> list[str]:
     markers = [(m.start(), m.end()) for m in _MARKER.finditer(text)]
     pieces: list[str] = []
