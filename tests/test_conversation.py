@@ -53,3 +53,19 @@ def test_a_follow_up_borrows_the_words_it_lacks() -> None:
 
 def test_without_history_nothing_is_rewritten() -> None:
     assert rewrite_followup("Et combien de personnes y travaillaient ?", [], "fr") is None
+
+
+def test_a_follow_up_in_another_language_keeps_the_topic_and_drops_the_other_language_frame() -> None:
+    history = [
+        (
+            "How many people worked in Alibaba's quantum lab?",
+            "Environ 30 personnes travaillaient dans le laboratoire quantique d’Alibaba DAMO Academy. [1]",
+        )
+    ]
+    rewritten = rewrite_followup("Et depuis quand ?", history, "fr")
+    assert rewritten is not None and rewritten.startswith("Et depuis quand ?")
+    carried = rewritten.removeprefix("Et depuis quand ?").split()
+    # The topic, in the question's words and in the documents' (the answer quotes them)...
+    assert {"quantum", "lab", "quantique"} <= set(carried), rewritten
+    # ...but not the English question's frame, which would make it a "how many" question.
+    assert not {"How", "many"} & set(carried), rewritten

@@ -109,3 +109,51 @@ def test_between_equals_a_sentence_that_says_it_all_itself_beats_one_leaning_on_
     )
     answer = _answer("Quel laboratoire Alibaba a-t-il fermé ?", text)
     assert answer.startswith("Alibaba annonce la fermeture de son laboratoire de calcul quantique."), answer
+
+
+def test_a_one_line_note_answers_with_its_only_line_although_it_is_its_title() -> None:
+    text = "Le créateur du protocole Zorglub est né à Chambéry en 1931."
+    note = Hit(Chunk("note", 0, len(text), text), score=1.0, source="note.txt", title=text, language="fr")
+    assert [c.text for c in _claims("Où est né le créateur du protocole Zorglub ?", [note])] == [text]
+
+
+def test_a_cost_question_wants_an_amount_of_money_not_a_count() -> None:
+    answer = _answer(
+        "Combien a coûté l’observatoire ?",
+        "L’observatoire compte 40 capteurs répartis sur le toit. L’observatoire a coûté 2,5 millions d’euros.",
+    )
+    assert answer.startswith("L’observatoire a coûté 2,5 millions d’euros"), answer
+    # Figures that are no money do not answer what something cost.
+    assert _answer("Combien a coûté l’observatoire ?", "L’observatoire compte 40 capteurs répartis sur le toit.") == ""
+
+
+def test_a_why_question_is_answered_by_the_sentence_giving_the_reason() -> None:
+    answer = _answer(
+        "Pourquoi Amazon ferme-t-il son laboratoire de Shanghai ?",
+        "Amazon ferme son laboratoire de Shanghai, qui employait des chercheurs. "
+        "Amazon a attribué la fermeture du laboratoire à des ajustements stratégiques.",
+    )
+    assert answer.startswith("Amazon a attribué la fermeture"), answer
+
+
+def test_since_when_wants_a_date_and_an_age_question_an_age() -> None:
+    since = _answer(
+        "Depuis quand le laboratoire quantique d’Alibaba existe-t-il ?",
+        "Le laboratoire quantique d’Alibaba employait une trentaine de chercheurs. "
+        "Le laboratoire quantique d’Alibaba existait depuis 2017.",
+    )
+    assert since.startswith("Le laboratoire quantique d’Alibaba existait depuis 2017"), since
+    age = _answer(
+        "Quel âge avait le footballeur Patrick Ekeng ?",
+        "Le footballeur Patrick Ekeng jouait au Dinamo Bucarest depuis janvier. "
+        "Le footballeur Patrick Ekeng, 26 ans, est mort sur le terrain.",
+    )
+    assert age.startswith("Le footballeur Patrick Ekeng, 26 ans"), age
+
+
+def test_a_count_prefers_the_figure_of_what_is_counted() -> None:
+    answer = _answer(
+        "Combien de personnes travaillaient dans le laboratoire ?",
+        "Le laboratoire, ouvert en 2017, travaillait sur le calcul quantique. Le laboratoire employait 30 personnes.",
+    )
+    assert answer.startswith("Le laboratoire employait 30 personnes"), answer

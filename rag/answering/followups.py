@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import re
 
-from rag.text.analysis import analyze
+from rag.text.analysis import analyze, cognate, is_stop_word
+from rag.text.language import detect_language
 from rag.text.salience import zipf
 
 _OPENS_ON_PREVIOUS = re.compile(r"^\s*(et|mais|and|but|so|also|what about)\b", re.IGNORECASE)
@@ -32,6 +33,9 @@ _REFERS = re.compile(
 _NAME = re.compile(r"(?<=\s)[A-ZÀ-Þ][\w’'-]*")
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
 MIN_CONTENT_WORDS = 2
+# The answer's first sentence or two hold its topic; the rest would pull the search away.
+MAX_ANSWER_WORDS = 40
+_MARKERS = re.compile(r"\[[^\]]*\]")
 #: Below this zipf frequency a word is a name typed in lower case ("alibaba") or a
 #: rare term; inflected everyday words ("travaillaient": 3.6) stay above.
 RARE_ZIPF = 3.0
@@ -51,15 +55,34 @@ def needs_context(question: str, language: str) -> bool:
 
 
 def rewrite_followup(question: str, history: list[tuple[str, str]], language: str) -> str | None:
-    """The question made standalone, or None when it stands on its own."""
+    """The question made standalone, or None when it stands on its own.
+
+    It borrows the previous question's content words, read in that question's
+    own language (its "how many" is no topic). When the previous turn was asked
+    in another language than its answer's, the topic is also carried in the
+    documents' words: the answer's words that share a root with the previous
+    question's ("quantique" for "quantum", "laboratoire" for "lab").
+    """
     if not history or not needs_context(question, language):
         return None
-    previous = history[-1][0]
+    previous, answer = history[-1]
+    asked_in = detect_language(previous, default=language)
     have = set(analyze(question, language))
-    carried = []
-    for word in _WORD.findall(previous):
-        terms = analyze(word, language)
+    carried: list[str] = []
+
+    def carry(word: str, word_language: str) -> None:
+        terms = [t for t in analyze(word, word_language) if not is_stop_word(t, language)]
         if terms and not set(terms) & have:
             carried.append(word)
             have.update(terms)
+
+    for word in _WORD.findall(previous):
+        carry(word, asked_in)
+    quoted = " ".join(_MARKERS.sub(" ", answer).split()[:MAX_ANSWER_WORDS])
+    answered_in = detect_language(quoted, default=asked_in)
+    if answered_in != asked_in:
+        roots = {cognate(t) for t in analyze(previous, asked_in)}
+        for word in _WORD.findall(quoted):
+            if any(cognate(t) in roots for t in analyze(word, answered_in)):
+                carry(word, answered_in)
     return f"{question.strip()} {' '.join(carried)}" if carried else None

@@ -21,34 +21,15 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from rag.generators.answer_types import FIGURES, counted_unit, counts_unit, expected_type, has_type
 from rag.text.analysis import CHAR_SHARE, analyze, char_grams, cognate
 from rag.text.sentences import sentence_spans
 from rag.types import Claim, Hit
 
-_COUNTS = (
-    r"deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|vingt|trente|quarante|cinquante|soixante|"
-    r"cent|cents|mille|million|millions|milliard|milliards|two|three|four|five|six|seven|eight|nine|ten|"
-    r"twelve|twenty|thirty|hundred|thousand|million|billion|dozen|douzaine|dizaine|centaine"
-)
-_NUMBER_WORDS = re.compile(
-    rf"\b({_COUNTS}|aucun|aucune|none|zero|zéro|moitié|half|quart|quarter|tiers)s?\b", re.IGNORECASE
-)
-_YEAR = re.compile(
-    r"\b(1[0-9]{3}|20[0-9]{2})\b|\b(janvier|février|mars|avril|mai|juin|juillet|août|septembre|"
-    r"octobre|novembre|décembre|january|february|march|april|june|july|august|september|"
-    r"october|november|december)\b",
-    re.IGNORECASE,
-)
-# Digits glued to letters name things ("H20", "A380"), they do not count them.
-_QUANTITY = re.compile(r"(?<![^\W_])\d+")
-_TIME_SPAN = re.compile(
-    rf"\b(\d+|{_COUNTS}|un|une|a|an|quelques|plusieurs|several|few) (ans?|années?|mois|semaines?|jours?|heures?|"
-    r"siècles?|décennies?|years?|months?|weeks?|days?|hours?|centuries|century|decades?)\b",
-    re.I,
-)
 # The words that frame what is asked ("depuis combien de temps", "in what year")
 # say which kind of fact answers, not what it is about: they are not matched.
 _FRAME = re.compile(
@@ -56,32 +37,10 @@ _FRAME = re.compile(
     r"\bhow long\b|\b(in|since|by) (what|which) (year|date)\b",
     re.I,
 )
-_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-ZÀ-Þ][\w’'-]+")
-
-# What kind of fact a question asks for, from its interrogative words.
-_ASKS = (
-    ("duration", re.compile(r"\b(combien de temps|depuis combien|pendant combien|how long)\b", re.I)),
-    (
-        "number",
-        re.compile(
-            r"\b(combien|quel(le)?s? (est|sont|était|étaient|a été) (le|la|les) (nombre|montant|taux|pourcentage|"
-            r"prix|population|chiffre)|quel(le)?s? (nombre|montant|taux|pourcentage|chiffre|somme|part|proportion)|"
-            r"how (many|much)|what (percentage|number|amount|share))\b",
-            re.I,
-        ),
-    ),
-    (
-        "date",
-        re.compile(
-            r"\b(quand|(en|depuis|de|à) quelle (année|date|époque)|when|(in |since )?(what|which) (year|date)(?!-))\b",
-            re.I,
-        ),
-    ),
-    ("name", re.compile(r"\b(qui|who|whom|whose|quel(le)? (entreprise|société|pays|ville|personne))\b", re.I)),
-)
 # Weights measured on 500 PIAF dev questions (answer contains the gold answer:
 # 0.53 -> 0.55); each moves the result by a point or two at most.
 TYPE_BONUS = 0.1
+UNIT_BONUS = 0.1
 CONTEXT_WEIGHT = 0.8
 RANK_WEIGHT = 0.3
 SECOND_SENTENCE = 0.9  # share of the best score a second sentence needs
@@ -96,26 +55,8 @@ class Candidate:
     terms: frozenset[str]
     has_type: bool = False
     own: float = 0.0  # coverage by the sentence's own words, without its context
+    coverage: float = 0.0  # the share of the question it covers, with its context (words and word pieces)
     span: tuple[int, int] = (0, 0)  # offsets of the sentence in its document
-
-
-def expected_type(question: str) -> str | None:
-    return next((kind for kind, pattern in _ASKS if pattern.search(question)), None)
-
-
-def _has_type(kind: str | None, sentence: str, question: str) -> bool:
-    if kind == "number":
-        asked = set(re.findall(r"\d+", question))
-        return any(n not in asked for n in _QUANTITY.findall(sentence)) or bool(_NUMBER_WORDS.search(sentence))
-    if kind == "date":
-        return bool(_YEAR.search(sentence))
-    if kind == "duration":
-        # "il y a sept ans", "pendant trois mois", or since when: "depuis 2017".
-        return bool(_TIME_SPAN.search(sentence) or _YEAR.search(sentence))
-    if kind == "name":
-        lowered = question.lower()
-        return any(name.lower() not in lowered for name in _NAME.findall(sentence))
-    return False
 
 
 def rank_sentences(question: str, passages: list[Hit], languages: list[str]) -> list[Candidate]:
@@ -125,6 +66,7 @@ def rank_sentences(question: str, passages: list[Hit], languages: list[str]) -> 
     question_terms = {key(t) for lang in languages for t in analyze(asked, lang)}
     question_grams = {g for lang in languages for g in char_grams(asked, lang)}
     kind = expected_type(question)
+    unit = counted_unit(question, languages[0])
     raw: list[tuple[int, int, tuple[int, int], _Evidence]] = []
     for number, hit in enumerate(passages, 1):
         text, base = hit.chunk.text, hit.chunk.start
@@ -135,6 +77,7 @@ def rank_sentences(question: str, passages: list[Hit], languages: list[str]) -> 
             raw.append((number, position, (base + start, base + end), _Evidence(terms, grams)))
     if not raw or not question_terms:
         return []
+    sentences_in = Counter(number for number, *_ in raw)
     words = _Weights(question_terms, [evidence.terms for *_, evidence in raw])
     pieces = _Weights(question_grams, [evidence.grams for *_, evidence in raw])
     candidates = []
@@ -154,12 +97,17 @@ def rank_sentences(question: str, passages: list[Hit], languages: list[str]) -> 
         own, in_context = cover(evidence), CONTEXT_WEIGHT * cover(with_context)
         coverage = max(own, in_context)
         matched = question_terms & (with_context.terms if in_context > own else evidence.terms)
-        has_type = _has_type(kind, sentence, question)
-        score = coverage + TYPE_BONUS * has_type * (coverage > 0)
+        holds = has_type(kind, sentence, question)
+        # "Combien de personnes": a figure of persons beats any figure (the words meet in one language only).
+        holds_unit = bool(unit) and hit.language in (languages[0], "und") and counts_unit(sentence, unit, hit.language)
+        score = coverage + (TYPE_BONUS * holds + UNIT_BONUS * holds_unit) * (coverage > 0)
         score += RANK_WEIGHT * (1 - (number - 1) / max(len(passages), 1))
         # A title names the topic, it states no fact: it only lends its words to the next sentence.
-        if not _is_title(sentence, position, hit):
-            candidates.append(Candidate(number, position, sentence, score, frozenset(matched), has_type, own, span))
+        # A one-line note is all title, though, and that line is its fact.
+        if not _is_title(sentence, position, hit) or sentences_in[number] == 1:
+            candidates.append(
+                Candidate(number, position, sentence, score, frozenset(matched), holds, own, coverage, span)
+            )
         previous = evidence
     # Between equals, a sentence's own evidence beats evidence borrowed from the one before.
     return sorted(candidates, key=lambda c: (-c.score, -c.own))
@@ -199,7 +147,8 @@ def select(candidates: list[Candidate], kind: str | None = None, quantity: bool 
     before. The neighbour then leads. Nothing when a ``quantity`` is asked
     and none of them states one.
     """
-    if not candidates or not candidates[0].terms:
+    # Nothing of the question in the best sentence, not even a piece of word ("fled" meets "fui" in no way).
+    if not candidates or (not candidates[0].terms and candidates[0].coverage <= 0):
         return []
     best = candidates[0]
     if kind and not best.has_type:
@@ -217,7 +166,8 @@ def select(candidates: list[Candidate], kind: str | None = None, quantity: bool 
 
 
 def asks_quantity(question: str) -> bool:
-    return expected_type(question) == "number"
+    """Whether the question asks for a figure (a count, an amount, an age, a distance)."""
+    return expected_type(question) in FIGURES
 
 
 class ExtractiveGenerator:
