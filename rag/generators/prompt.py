@@ -26,6 +26,10 @@ _HISTORY_ANSWER_CHARS = 600
 # A passage that contains our own fence tags could close the data block early
 # and smuggle text into the instruction area; defusing the "<" is enough.
 _FENCE_TAG = re.compile(r"<(/?\s*(?:passages?|question)\b)", re.IGNORECASE)
+#: Our fences and passage headers, as a model that copies its prompt writes them back.
+FENCES = re.compile(r"<\s*/?\s*(?:passages?|question)\b[^<>\n]{0,12}>|\bTitle: [^\n|]{0,300}\| Date: ", re.IGNORECASE)
+# The blocks of the user message that are data, not our words.
+_DATA_BLOCKS = re.compile(r"<passages>.*?</passages>|<question>.*?</question>", re.DOTALL)
 
 _SYSTEM = """\
 You are a careful research assistant. You answer questions using ONLY the numbered \
@@ -74,6 +78,21 @@ def build_messages(question: str, passages: list[Hit], language: str) -> list[tu
         + f"Answer in {language_name(language)}, citing the passages as [n]."
     )
     return [("system", system), ("user", user)]
+
+
+def instruction_lines(messages: list[tuple[str, str]]) -> list[str]:
+    """The prompt's own words, line by line: what a model that echoes its prompt writes back.
+
+    The passages and the question are left out (an answer may quote a passage),
+    and so is the sentence the prompt asks for when nothing answers.
+    """
+    lines: list[str] = []
+    for role, content in messages:
+        ours = _DATA_BLOCKS.sub("\n", content) if role == "user" else content
+        for sentence in NOT_FOUND.values():
+            ours = ours.replace(sentence, "\n")
+        lines.extend(line.strip() for line in ours.splitlines() if line.strip())
+    return lines
 
 
 def build_rewrite_messages(question: str, history: list[tuple[str, str]], language: str) -> list[tuple[str, str]]:
