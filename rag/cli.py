@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -109,14 +110,18 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from rag.answering.service import Assistant
 
-    answer = Assistant(settings).ask(" ".join(args.question))
+    # The answer's deadline (llm_answer_seconds) counts from when the command started.
+    answer = Assistant(settings).ask(" ".join(args.question), asked_at=args.started)
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False))
     else:
         _print_answer(answer)
-    if answer.error:  # the answer backend failed: its one-line error is the answer
+    if answer.error:  # the answer backend failed, or its answer was cut: its one-line reason is the answer
         print(f"error: {_shown(answer.error)}", file=sys.stderr)
         return USER_ERROR
+    generation = answer.generation
+    if generation and generation.fallback and generation.reason:
+        print(f"note: {_shown(generation.reason)} The answer above quotes your documents instead.", file=sys.stderr)
     return OK
 
 
@@ -181,6 +186,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     for name in columns[0][1]:
         style = "{:8.1f}" if name.endswith("_median") else "{:8.3f}"
         print(f"{name:>24}: " + "".join(style.format(table.get(name, float("nan"))) for _, table in columns))
+    print(scores.endings())
     return OK
 
 
@@ -216,6 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation = add("eval", "Score retrieval and answers on a QA file (one JSON question per line).")
     evaluation.add_argument("qa_file", metavar="QA.jsonl")
     evaluation.add_argument("--out", metavar="RESULTS.jsonl", help="write one JSON line per question")
+    evaluation.add_argument(
+        "--generator", help="answer backend for this run, e.g. openai for the LLM server in the settings"
+    )
     evaluation.set_defaults(run=cmd_eval)
 
     sources = add("sources", "List the indexed documents.")
@@ -230,9 +239,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    started = time.perf_counter()
     args = build_parser().parse_args(argv)
+    args.started = started
     try:
-        settings = Settings.load(config_file=args.config, index_dir=getattr(args, "index", None))
+        settings = Settings.load(
+            config_file=args.config, index_dir=getattr(args, "index", None), generator=getattr(args, "generator", None)
+        )
         return int(args.run(args, settings))
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)

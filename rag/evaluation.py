@@ -6,6 +6,10 @@ when it comes from a gold source and overlaps a gold span. Optional keys:
 ``language`` (detected when absent) and ``history``, the questions asked
 before a follow-up, oldest first: they are asked in turn, and the follow-up
 is asked after them with their answers, as in a chat.
+
+Beside retrieval and answers, it counts the answer sentences that are
+supported, weak or unsupported, and the answers an LLM backend had cut (and
+why) or failed to give: what tells a local model fit for the job.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import json
 import statistics
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +63,14 @@ class Scores:
     abstained_unanswerable: int = 0
     retrieval_seconds: list[float] = field(default_factory=list)
     answer_seconds: list[float] = field(default_factory=list)
+    #: Answer sentences by their verdict: supported, weak, unsupported.
+    verdicts: Counter[str] = field(default_factory=Counter)
+    #: Answers whose LLM generation was cut, by why: repetition, echo, template, length, deadline.
+    cuts: Counter[str] = field(default_factory=Counter)
+    #: Answers whose backend failed (an error, not a cut).
+    failed: int = 0
+    #: Cut or failed answers given by the offline backend instead (llm_fallback = "extractive").
+    fell_back: int = 0
     #: The same scores for half "A" and half "B" of the questions (``half``).
     halves: dict[str, Scores] = field(default_factory=dict)
     #: The same scores per language of the questions.
@@ -72,9 +85,23 @@ class Scores:
         table["abstained_answerable"] = self.abstained_answerable / n
         if self.unanswerable:
             table["abstained_unanswerable"] = self.abstained_unanswerable / self.unanswerable
+        sentences = sum(self.verdicts.values())
+        for verdict in ("supported", "weak", "unsupported"):
+            table[f"sentences_{verdict}"] = self.verdicts[verdict] / sentences if sentences else 0.0
+        table["answers_cut"] = sum(self.cuts.values()) / max(self.questions, 1)
+        table["answers_failed"] = self.failed / max(self.questions, 1)
         table["retrieval_ms_median"] = 1000 * statistics.median(self.retrieval_seconds or [0.0])
         table["answer_ms_median"] = 1000 * statistics.median(self.answer_seconds or [0.0])
         return table
+
+    def endings(self) -> str:
+        """One line: how many answers were cut and why, how many failed, how many fell back."""
+        why = ", ".join(f"{kind} {count}" for kind, count in self.cuts.most_common())
+        cut = sum(self.cuts.values())
+        return (
+            f"answers cut: {cut} of {self.questions}" + (f" ({why})" if why else "") + f"; failed: {self.failed}"
+            f"; answered offline instead: {self.fell_back}"
+        )
 
 
 def read_questions(path: Path) -> Iterator[Question]:
@@ -115,6 +142,13 @@ def score(question: Question, answer: Answer, scores: Scores) -> dict[str, Any]:
     hits = list(answer.hits)
     scores.retrieval_seconds.append(answer.timings.get("retrieval", 0.0))
     scores.answer_seconds.append(answer.timings.get("total", 0.0))
+    scores.verdicts.update(sentence.verification for sentence in answer.sentences)
+    generation = answer.generation
+    if generation and generation.cut:
+        scores.cuts[generation.cut] += 1
+    elif answer.error or (generation and generation.fallback):
+        scores.failed += 1
+    scores.fell_back += bool(generation and generation.fallback)
     if not question.answerable:
         scores.unanswerable += 1
         scores.abstained_unanswerable += answer.abstained

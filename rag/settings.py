@@ -58,7 +58,17 @@ class Settings:
     llm_base_url: str = "http://127.0.0.1:11434/v1"
     llm_model: str = "llama3.1"
     llm_api_key: str = ""
+    # How long to wait for each piece of the LLM's reply (connecting, the first token, each next one).
     llm_timeout_seconds: float = 60.0
+    # The most tokens an LLM answer may take (sent as max_tokens, and counted as they stream).
+    llm_max_tokens: int = 512
+    # Seconds from the question to the answer, whatever the server does: a cut answer after that.
+    llm_answer_seconds: float = 120.0
+    # The model's context window when the server does not tell it (llama.cpp /props, Ollama
+    # /api/show, vLLM /v1/models do); the prompt is fitted to it with room for the answer.
+    llm_context_tokens: int = 4096
+    # What a cut or failed LLM answer gives instead: the closest passages, or the offline extractive answer.
+    llm_fallback: str = "passages"
     data_dir: Path = Path("data")
     host: str = "127.0.0.1"
     port: int = 7860
@@ -150,14 +160,20 @@ def _refuse(name: str, allowed: str, value: Any) -> NoReturn:
     raise SettingsError(f"Setting {name} must be {allowed}, not {value!r}.")
 
 
+#: What a cut or failed LLM answer may fall back to (a policy, not a backend name).
+LLM_FALLBACKS = ("passages", "extractive")
+
+
 def _check_choices(settings: Settings) -> None:
     if not settings.embedding_model.strip():
         _refuse("embedding_model", '"default", a model name or a model folder', settings.embedding_model)
+    if settings.llm_fallback not in LLM_FALLBACKS:
+        _refuse("llm_fallback", " or ".join(LLM_FALLBACKS), settings.llm_fallback)
 
 
 #: Counts that make no sense below one: a batch, a chunk, a file size, passages, queued requests.
-_AT_LEAST_ONE = ("embedding_batch_size", "chunk_max_tokens", "max_file_bytes", "top_k", "max_queue")
-_SECONDS = ("pdf_timeout_seconds", "llm_timeout_seconds")
+_AT_LEAST_ONE = ("embedding_batch_size", "chunk_max_tokens", "max_file_bytes", "top_k", "max_queue", "llm_max_tokens")
+_SECONDS = ("pdf_timeout_seconds", "llm_timeout_seconds", "llm_answer_seconds")
 
 
 def _check_ranges(settings: Settings) -> None:
@@ -171,6 +187,9 @@ def _check_ranges(settings: Settings) -> None:
     overlap, size = settings.chunk_overlap_tokens, settings.chunk_max_tokens
     if not 0 <= overlap < size:
         _refuse("chunk_overlap_tokens", f"at least 0 and less than chunk_max_tokens ({size})", overlap)
+    window, answer = settings.llm_context_tokens, settings.llm_max_tokens
+    if not window > answer:
+        _refuse("llm_context_tokens", f"more than llm_max_tokens ({answer}), to leave room for the prompt", window)
     if not 0 <= settings.min_relevance <= 1:
         _refuse("min_relevance", "between 0 and 1 (a passage's relevance)", settings.min_relevance)
     if not 1 <= settings.port <= 65535:

@@ -142,12 +142,60 @@ CLOSEST_SHOWN = 3
 
 
 @dataclass(frozen=True)
+class GenerationReport:
+    """How an LLM wrote an answer: the window its prompt was fitted to, what it was given, how it ended.
+
+    Token counts are estimates (``rag.generators.context``), never more than the
+    prompt really holds by much and never less. ``dropped`` and ``trimmed`` are
+    passage numbers (1-based ranks): passages left out of the prompt for room,
+    and the one given only in part. ``cut`` names why the generation was cut
+    (``repetition``, ``echo``, ``template``, ``length``, ``deadline``) and
+    ``reason`` says it in one line; ``fallback`` is set when the answer shown
+    is the offline extractive one instead.
+    """
+
+    window_tokens: int = 0
+    window_source: str = ""
+    budget_tokens: int = 0
+    prompt_tokens: int = 0
+    max_tokens: int = 0
+    passages_given: int = 0
+    dropped: tuple[int, ...] = ()
+    trimmed: tuple[int, ...] = ()
+    #: The server refused the first prompt as longer than its window; this is the second one.
+    retried: bool = False
+    #: The chat-template token at which the model's answer ended (the server did not stop there).
+    ended_at: str | None = None
+    cut: str | None = None
+    reason: str | None = None
+    fallback: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "window_tokens": self.window_tokens,
+            "window_source": self.window_source,
+            "budget_tokens": self.budget_tokens,
+            "prompt_tokens": self.prompt_tokens,
+            "max_tokens": self.max_tokens,
+            "passages_given": self.passages_given,
+            "dropped": list(self.dropped),
+            "trimmed": list(self.trimmed),
+            "retried": self.retried,
+            "ended_at": self.ended_at,
+            "cut": self.cut,
+            "reason": self.reason,
+            "fallback": self.fallback,
+        }
+
+
+@dataclass(frozen=True)
 class Answer:
     """A question's answer: cited sentences, or what to say instead (``message``), and the passages read.
 
     ``language`` is the question's. An answer that abstains has no sentences and
     its ``message`` says the documents do not answer; when the backend failed,
-    ``error`` holds its one-line reason, which is also the message.
+    or its generation was cut, ``error`` holds its one-line reason, which is
+    also the message.
     """
 
     question: str
@@ -160,6 +208,8 @@ class Answer:
     rewritten_question: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+    #: How the LLM backend wrote it (None for the offline backend).
+    generation: GenerationReport | None = None
 
     @property
     def text(self) -> str:
@@ -221,4 +271,5 @@ class Answer:
                 for rank, h in enumerate(self.hits, 1)
             ],
             "timings_ms": {stage: round(1000 * seconds, 2) for stage, seconds in self.timings.items()},
+            "generation": self.generation.to_json() if self.generation else None,
         }

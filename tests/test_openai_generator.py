@@ -8,6 +8,7 @@ from collections.abc import Iterable
 import pytest
 
 from rag.generators.base import GeneratorUnavailableError
+from rag.generators.generation import GenerationCutError
 from rag.generators.markers import parse_answer
 from rag.generators.openai_compatible import OpenAICompatibleGenerator
 from rag.generators.prompt import NOT_FOUND, build_messages
@@ -197,9 +198,12 @@ def test_passages_cannot_close_the_data_fence() -> None:
     assert "</passage 1>" in user[1] and user[1].count("</passage 1>") == 1
 
 
-def test_echo_script_shows_the_prompt(llm_server: FakeLLMServer) -> None:
-    llm_server.script = echo
+def test_a_model_echoing_its_prompt_is_cut_before_the_echo_is_shown(llm_server: FakeLLMServer) -> None:
+    llm_server.script = echo  # the prompt itself, as a base model continuing it writes it back
+    shown: list[str | Claim] = []
 
-    answer = _text(generator(llm_server).generate("Which city?", PASSAGES, "en"))
+    with pytest.raises(GenerationCutError) as caught:
+        shown.extend(generator(llm_server).generate("Which city?", PASSAGES, "en"))
 
-    assert "<passages>" in answer and "Which city?" in answer and "Answer in English" in answer
+    assert "copied" in str(caught.value) and "\n" not in str(caught.value)
+    assert "<passages>" not in _text(shown) and "Answer in English" not in _text(shown)

@@ -19,13 +19,15 @@ from rag.answering.followups import rewrite_followup
 from rag.embedders import Embedder, LazyEmbedder, backend_name
 from rag.errors import UserError
 from rag.generators import Generator, GeneratorUnavailableError, make_generator
+from rag.generators.deadline import DeadlineExceeded, call_before, until
+from rag.generators.generation import GenerationCutError, report_of
 from rag.retrieval.base import Retrieval
 from rag.retrieval.hybrid import HybridRetriever, check_mode
 from rag.settings import Settings
 from rag.store.index import Index, IndexNotFoundError
 from rag.store.versions import current_version
 from rag.text.language import detect_language
-from rag.types import Answer, Claim, Hit
+from rag.types import Answer, Claim, GenerationReport, Hit
 
 #: Longer questions are cut: nobody types more, and analysis cost grows with length.
 MAX_QUESTION_CHARS = 2000
@@ -72,6 +74,7 @@ class Assistant:
         self.settings = settings
         self._embedder = embedder
         self._generator = generator
+        self._offline: Generator | None = None
         # Held only while a version is opened, so that one thread opens it (hashing every
         # file) while the others keep answering from the snapshot they have.
         self._opening = threading.Lock()
@@ -150,28 +153,36 @@ class Assistant:
             self._generator = make_generator(self.settings)
         return self._generator
 
-    def ask(self, question: str, history: list[tuple[str, str]] | None = None) -> Answer:
+    def ask(
+        self, question: str, history: list[tuple[str, str]] | None = None, *, asked_at: float | None = None
+    ) -> Answer:
         """Answer ``question`` in one go (see ``stream`` for the pieces as they come)."""
         answer = None
-        for event in self.stream(question, history):
+        for event in self.stream(question, history, asked_at=asked_at):
             if isinstance(event, Done):
                 answer = event.answer
         assert answer is not None  # stream always ends with Done
         return answer
 
-    def stream(self, question: str, history: list[tuple[str, str]] | None = None) -> Iterator[Event]:
+    def stream(
+        self, question: str, history: list[tuple[str, str]] | None = None, *, asked_at: float | None = None
+    ) -> Iterator[Event]:
         """Retrieve, generate and cite; yields ``Retrieved``, then ``Token``s, then ``Done``.
 
         The whole request reads one index snapshot, whatever is published meanwhile.
+        The answer comes within ``llm_answer_seconds`` of ``asked_at`` (a
+        ``time.perf_counter()`` reading; by default now), cut if the backend is
+        still writing then.
         """
-        started = time.perf_counter()
+        started = time.perf_counter() if asked_at is None else asked_at
+        deadline = started + self.settings.llm_answer_seconds
         question = question.strip()[:MAX_QUESTION_CHARS]
         if not question:
             raise UserError("The question is empty: type a question.")
         snapshot = self._searchable()
         language = detect_language(question, default=snapshot.retriever.corpus_languages[0])
         timings: dict[str, float] = {}
-        rewritten, failure = self._rewrite(question, history or [], language, timings)
+        rewritten, failure = self._rewrite(question, history or [], language, timings, deadline)
         # A rewritten follow-up may carry its topic in another language: it is searched as written.
         searched = detect_language(rewritten, default=language) if rewritten else language
         retrieval = self._retrieve(snapshot, rewritten or question, max(self.settings.top_k, RETRIEVED), searched)
@@ -181,25 +192,67 @@ class Assistant:
         if failure is not None:
             # The backend just failed or timed out on the rewrite: asking it again would make
             # the user wait a second time for the same error.
-            yield Done(_failed(failure, question, language, retrieval, rewritten, timings, started))
+            yield Done(
+                self._instead(failure, None, question, language, passages, retrieval, rewritten, timings, started)
+            )
             return
         if not retrieval.relevant:
             yield Done(abstain(question, language, retrieval.hits, rewritten, timings, started))
             return
         claims: list[Claim] = []
         generation_started = time.perf_counter()
+        pieces = self.generator.generate(rewritten or question, passages, language)
         try:
-            for piece in self.generator.generate(rewritten or question, passages, language):
+            for piece in until(deadline, pieces):
                 if isinstance(piece, Claim):
                     claims.append(piece)
                 else:
                     yield Token(piece)
-        except GeneratorUnavailableError as error:
+        except (GeneratorUnavailableError, DeadlineExceeded) as error:
             timings["generation"] = time.perf_counter() - generation_started
-            yield Done(_failed(error, question, language, retrieval, rewritten, timings, started))
+            failure = self._late() if isinstance(error, DeadlineExceeded) else error
+            report = _with_cut(report_of(pieces), failure)
+            yield Done(
+                self._instead(failure, report, question, language, passages, retrieval, rewritten, timings, started)
+            )
             return
         timings["generation"] = time.perf_counter() - generation_started
-        yield Done(self._cited(question, language, claims, passages, retrieval, rewritten, timings, started))
+        report = report_of(pieces)
+        # Only the passages the prompt held can support the answer; the others were never read.
+        given = passages[: report.passages_given] if report else passages
+        answer = self._cited(question, language, claims, given, retrieval, rewritten, timings, started)
+        yield Done(replace(answer, generation=report))
+
+    def _late(self) -> GenerationCutError:
+        seconds = self.settings.llm_answer_seconds
+        return GenerationCutError(
+            f"The answer took longer than llm_answer_seconds ({seconds:g} s) and was cut: raise "
+            "llm_answer_seconds, use a faster model, or choose the offline extractive backend.",
+            "deadline",
+        )
+
+    def _instead(
+        self,
+        failure: GeneratorUnavailableError,
+        report: GenerationReport | None,
+        question: str,
+        language: str,
+        passages: list[Hit],
+        retrieval: Retrieval,
+        rewritten: str | None,
+        timings: dict[str, float],
+        started: float,
+    ) -> Answer:
+        """What a failed or cut answer gives: its one-line reason and the closest passages, or the offline answer."""
+        report = replace(report or GenerationReport(), reason=str(failure))
+        if self.settings.llm_fallback != "extractive" or self.generator.name == "extractive":
+            answer = _failed(failure, question, language, retrieval, rewritten, timings, started)
+            return replace(answer, generation=report)
+        if self._offline is None:
+            self._offline = make_generator(self.settings.replace(generator="extractive"))
+        claims = [p for p in self._offline.generate(question, passages, language) if isinstance(p, Claim)]
+        answer = self._cited(question, language, claims, passages, retrieval, rewritten, timings, started)
+        return replace(answer, generation=replace(report, fallback=True))
 
     def _cited(
         self,
@@ -233,21 +286,31 @@ class Assistant:
         )
 
     def _rewrite(
-        self, question: str, history: list[tuple[str, str]], language: str, timings: dict[str, float]
+        self, question: str, history: list[tuple[str, str]], language: str, timings: dict[str, float], deadline: float
     ) -> tuple[str | None, GeneratorUnavailableError | None]:
         """(the standalone question, or None to search as asked; the backend's failure, if it failed)."""
         if not history:
             return None, None
         started = time.perf_counter()
-        failure = None
+        failure: GeneratorUnavailableError | None = None
+        generator = self.generator
         try:
-            rewritten = self.generator.rewrite(question, history, language)
+            rewritten = call_before(deadline, lambda: generator.rewrite(question, history, language))
         except GeneratorUnavailableError as error:
             rewritten, failure = None, error
+        except DeadlineExceeded:
+            rewritten, failure = None, self._late()
         # Without the backend's rewrite, the built-in one still finds the right sources to show.
         rewritten = rewritten or rewrite_followup(question, history, language)
         timings["rewrite"] = time.perf_counter() - started
         return (rewritten if rewritten and rewritten != question else None), failure
+
+
+def _with_cut(report: GenerationReport | None, failure: GeneratorUnavailableError) -> GenerationReport | None:
+    """The report, saying why the answer was cut when it was (the generator records its own cuts)."""
+    if not isinstance(failure, GenerationCutError):
+        return report
+    return replace(report or GenerationReport(), cut=failure.kind, reason=str(failure))
 
 
 def _failed(

@@ -3,33 +3,56 @@
 LangChain's ChatOpenAI stays inside this module; the rest of the pipeline sees
 plain strings. Every failure becomes one GeneratorUnavailableError line that
 says what to check, because the user reads it in the UI, not in a traceback.
+
+Local models are not trusted blindly. The prompt is fitted to the model's
+context window (learned from the server, ``rag.generators.window``), with room
+for an answer of ``max_tokens`` tokens, sent as ``max_tokens``; a server that
+still refuses it as too long gets one more try with fewer passages. The reply
+is read through a degeneration detector (``rag.generators.reading``) that
+stops a loop, an echo of the prompt or a leaking chat template as it starts.
+``generate`` returns a ``Generation``, whose report says all of it.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
-from urllib.parse import urlsplit, urlunsplit
+import threading
+from collections.abc import Generator, Iterator
+from dataclasses import replace
 
 import httpx
 import openai
 from langchain_openai import ChatOpenAI
 
 from rag.generators.base import GeneratorUnavailableError
+from rag.generators.context import (
+    ContextBudget,
+    FittedPrompt,
+    PromptTooLongError,
+    fit_prompt,
+    prompt_budget,
+    prompt_tokens,
+)
+from rag.generators.degenerate import DegenerationDetector
+from rag.generators.generation import Generation, GenerationCutError
 from rag.generators.markers import parse_answer
-from rag.generators.prompt import build_messages, build_rewrite_messages
-from rag.types import Claim, Hit
+from rag.generators.prompt import build_messages, build_rewrite_messages, instruction_lines
+from rag.generators.reading import Ending, read_answer
+from rag.generators.server_errors import ServerErrors, detail_of, json_or_text, root_reason
+from rag.generators.window import SETTING, ContextWindow, ExceededContext, exceeded_context, probe_window
+from rag.settings import Settings
+from rag.types import Claim, GenerationReport, Hit
 
 # Private by design: LangChain must never ship prompts (which quote the
 # user's documents) to a tracing service, whatever the environment says.
 for _variable in ("LANGSMITH_TRACING", "LANGCHAIN_TRACING_V2", "LANGCHAIN_TRACING"):
     os.environ[_variable] = "false"
 
-_OFFLINE_HINT = "choose the offline extractive backend"
 # Listing models should be instant; a slow answer there means the server is stuck.
 _CHECK_LIST_TIMEOUT = 10.0
-_DETAIL_CHARS = 160
+# Asking a server for its window is as quick: it answers from memory.
+_PROBE_TIMEOUT = 5.0
 _QUOTES = "\"'“”«»‘’`"
 _REWRITE_LABEL = re.compile(r"^(?:standalone question|rewritten question|question reformulée|question)\s*:\s*", re.I)
 _THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL)
@@ -38,7 +61,16 @@ _THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL)
 class OpenAICompatibleGenerator:
     name = "openai"
 
-    def __init__(self, base_url: str, model: str, api_key: str = "", timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str = "",
+        timeout: float = 60.0,
+        *,
+        max_tokens: int = Settings.llm_max_tokens,
+        context_tokens: int = Settings.llm_context_tokens,
+    ) -> None:
         self.base_url = base_url.strip().rstrip("/")
         if not self.base_url.startswith(("http://", "https://")):
             raise GeneratorUnavailableError(
@@ -46,8 +78,14 @@ class OpenAICompatibleGenerator:
             )
         self.model = model
         self.timeout = timeout
+        self.max_tokens = max_tokens
+        #: The window assumed when the server does not say its own.
+        self.context_tokens = context_tokens
         self._api_key = api_key
-        self._shown_url = _without_credentials(self.base_url)
+        self._errors = ServerErrors(self.base_url, model, timeout)
+        # Learned once per generator (one server, one model), by the first request that needs it.
+        self._window: ContextWindow | None = None
+        self._window_lock = threading.Lock()
         self._chat = ChatOpenAI(
             base_url=self.base_url,
             model=model,
@@ -62,125 +100,182 @@ class OpenAICompatibleGenerator:
             stream_usage=False,
         )
 
-    def generate(self, question: str, passages: list[Hit], language: str) -> Iterator[str | Claim]:
-        messages = build_messages(question, passages, language)
-        thinking = _ThinkFilter()
-        written: list[str] = []
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OpenAICompatibleGenerator:
+        return cls(
+            settings.llm_base_url,
+            settings.llm_model,
+            settings.llm_api_key,
+            settings.llm_timeout_seconds,
+            max_tokens=settings.llm_max_tokens,
+            context_tokens=settings.llm_context_tokens,
+        )
+
+    def context_window(self) -> ContextWindow:
+        """The model's window, asked of the server once; ``context_tokens`` when it does not say."""
+        with self._window_lock:
+            if self._window is not None:
+                return self._window
+            probe_timeout = min(self.timeout, _PROBE_TIMEOUT)
+            window, answered = probe_window(
+                self.base_url, self.model, self._headers(), self.context_tokens, probe_timeout
+            )
+            assumed = ContextWindow(self.context_tokens, SETTING)
+            if window is None and not answered:
+                return assumed  # the server is down or failing: ask it again next time
+            self._window = window or assumed
+            return self._window
+
+    def context_budget(self) -> ContextBudget:
+        window = self.context_window()
+        return ContextBudget(window, self.max_tokens, prompt_budget(window.tokens, self.max_tokens))
+
+    def generate(self, question: str, passages: list[Hit], language: str) -> Generation:
+        return Generation(lambda generation: self._write(question, passages, language, generation))
+
+    def _write(
+        self, question: str, passages: list[Hit], language: str, generation: Generation
+    ) -> Iterator[str | Claim]:
+        budget = self.context_budget()
+        fitted = self._fit(question, passages, language, budget)
+        generation.report = _report(budget, fitted)
         try:
-            for chunk in self._chat.stream(messages):
-                text = thinking.feed(str(chunk.text))
-                if text:
-                    written.append(text)
-                    yield text
-        except openai.OpenAIError as error:
-            raise self._unavailable(error) from error
-        rest = thinking.flush()
-        if rest:
-            written.append(rest)
-            yield rest
+            ending = yield from self._answer(fitted, question, generation)
+        except _RefusedAsTooLong as refused:
+            smaller = self._fit_after_refusal(question, passages, language, fitted, refused.said)
+            generation.report = replace(_report(self.context_budget(), smaller), retried=True)
+            try:
+                ending = yield from self._answer(smaller, question, generation)
+            except _RefusedAsTooLong as again:
+                raise self._still_too_long(smaller, again.said) from None
+        generation.report = replace(generation.report, ended_at=ending.ended_at)
         # The model wrote markers as text; they are read here, once, into cited sentences.
-        yield from parse_answer("".join(written))
+        yield from parse_answer(ending.text)
+
+    def _answer(self, fitted: FittedPrompt, question: str, generation: Generation) -> Generator[str, None, Ending]:
+        """Stream one prompt's answer; returns how it ended."""
+        detector = DegenerationDetector(instruction_lines(fitted.messages), question)
+        stream = self._chat.stream(fitted.messages, extra_body={"max_tokens": self.max_tokens})
+        chunks = ((str(chunk.text), chunk.response_metadata.get("finish_reason")) for chunk in stream)
+        try:
+            ending = yield from read_answer(chunks, detector, self.max_tokens, self.model)
+        except openai.OpenAIError as error:
+            said = _refusal(error)
+            # Nothing was written yet: the prompt itself was refused, and a shorter one may pass.
+            if said is not None and not detector.text:
+                raise _RefusedAsTooLong(said) from error
+            raise self._errors.unavailable(error) from error
+        except GenerationCutError as cut:
+            if generation.report is not None:
+                generation.report = replace(generation.report, cut=cut.kind, reason=str(cut))
+            raise
+        finally:
+            # Closing the stream closes the request: the server stops writing a cut answer.
+            # (LangChain returns a generator, typed as a plain Iterator.)
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+        return ending
+
+    def _fit(self, question: str, passages: list[Hit], language: str, budget: ContextBudget) -> FittedPrompt:
+        try:
+            return fit_prompt(question, passages, language, budget.budget_tokens)
+        except PromptTooLongError as error:
+            window = budget.window
+            raise GeneratorUnavailableError(
+                f"The context window of model {self.model!r} ({window.tokens} tokens, from the {window.source}) "
+                f"leaves no room for the question and a passage once {self.max_tokens} tokens are kept for the "
+                f"answer (the prompt needs about {error.needed}): lower llm_max_tokens, or raise the server's "
+                "context size (llama.cpp -c, Ollama num_ctx) and llm_context_tokens."
+            ) from None
+
+    def _fit_after_refusal(
+        self, question: str, passages: list[Hit], language: str, refused: FittedPrompt, said: ExceededContext
+    ) -> FittedPrompt:
+        """A prompt with fewer passages than the one the server refused, fitted to what it said of its window."""
+        if said.window:
+            with self._window_lock:  # the next questions fit the prompt to it from the start
+                self._window = ContextWindow(said.window, "server's refusal of a longer prompt (n_ctx)")
+        if said.window:
+            budget = prompt_budget(said.window, self.max_tokens)
+            if said.prompt_tokens and said.prompt_tokens > refused.tokens:
+                # The server's tokenizer counts more than the estimate: shrink the budget in proportion.
+                budget = budget * refused.tokens // said.prompt_tokens
+        else:
+            fixed = prompt_tokens(build_messages(question, [], language))
+            budget = fixed + (refused.tokens - fixed) // 2
+        smaller = min(budget, refused.tokens - 1)
+        try:
+            fitted = fit_prompt(question, passages, language, smaller)
+        except PromptTooLongError:
+            raise self._still_too_long(refused, said) from None
+        return fitted
+
+    def _still_too_long(self, prompt: FittedPrompt, said: ExceededContext) -> GeneratorUnavailableError:
+        window = f" ({said.window} tokens)" if said.window else ""
+        return GeneratorUnavailableError(
+            f"The LLM server at {self._errors.shown_url} refused the prompt as longer than its context "
+            f"window{window}, even with {prompt.given} passage(s): raise its context size (llama.cpp -c, "
+            "Ollama num_ctx), or lower llm_context_tokens, llm_max_tokens or top_k."
+        )
 
     def rewrite(self, question: str, history: list[tuple[str, str]], language: str) -> str | None:
         messages = build_rewrite_messages(question, history, language)
         try:
-            reply = self._chat.invoke(messages)
+            reply = self._chat.invoke(messages, extra_body={"max_tokens": self.max_tokens})
         except openai.OpenAIError as error:
-            raise self._unavailable(error) from error
+            raise self._errors.unavailable(error) from error
         return _clean_rewrite(str(reply.text))
 
     def check(self) -> str:
         """One-line status of the server and model; raises GeneratorUnavailableError when unusable."""
-        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
         try:
             response = httpx.get(
-                f"{self.base_url}/models", headers=headers, timeout=min(self.timeout, _CHECK_LIST_TIMEOUT)
+                f"{self.base_url}/models", headers=self._headers(), timeout=min(self.timeout, _CHECK_LIST_TIMEOUT)
             )
         except httpx.TimeoutException:
-            raise self._timed_out(min(self.timeout, _CHECK_LIST_TIMEOUT)) from None
+            raise self._errors.timed_out(min(self.timeout, _CHECK_LIST_TIMEOUT)) from None
         except httpx.HTTPError as error:
-            raise self._unreachable(_root_reason(error)) from None
+            raise self._errors.unreachable(root_reason(error)) from None
         if response.status_code in (401, 403) or response.status_code >= 500:
-            raise self._http_error(response.status_code, _detail_of(_json_or_text(response)))
-        models = _model_ids(_json_or_text(response)) if response.is_success else []
+            raise self._errors.http_error(response.status_code, detail_of(json_or_text(response)))
+        models = _model_ids(json_or_text(response)) if response.is_success else []
         if _has_model(models, self.model):
-            return f"The LLM server at {self._shown_url} is up and serves model {self.model!r}."
+            return f"The LLM server at {self._errors.shown_url} is up and serves model {self.model!r}."
         # Not every server lists what it can serve (llama.cpp ignores the name,
         # some proxies have no /models): a one-token answer is the real test.
         try:
             self._chat.invoke([("user", "Reply with OK.")], max_tokens=1)
         except openai.OpenAIError as error:
-            raise self._unavailable(error) from error
-        return f"The LLM server at {self._shown_url} answered with model {self.model!r}."
+            raise self._errors.unavailable(error) from error
+        return f"The LLM server at {self._errors.shown_url} answered with model {self.model!r}."
 
-    def _unavailable(self, error: openai.OpenAIError) -> GeneratorUnavailableError:
-        # APITimeoutError subclasses APIConnectionError, so it is tested first.
-        if isinstance(error, openai.APITimeoutError):
-            return self._timed_out(self.timeout)
-        if isinstance(error, openai.APIConnectionError):
-            return self._unreachable(_root_reason(error))
-        if isinstance(error, openai.APIStatusError):
-            return self._http_error(error.status_code, _detail_of(error.body) or error.message)
-        detail = _detail_of(getattr(error, "body", None)) or _short(str(error))
-        return GeneratorUnavailableError(
-            f"The LLM server at {self._shown_url} failed ({detail}): check its logs or {_OFFLINE_HINT}."
-        )
-
-    def _timed_out(self, seconds: float) -> GeneratorUnavailableError:
-        return GeneratorUnavailableError(
-            f"The LLM server at {self._shown_url} did not answer within {seconds:g} s: check it is running "
-            f"and not overloaded, raise the timeout, or {_OFFLINE_HINT}."
-        )
-
-    def _unreachable(self, reason: str) -> GeneratorUnavailableError:
-        return GeneratorUnavailableError(
-            f"The LLM server at {self._shown_url} is not reachable ({reason}): start it, check the URL, "
-            f"or {_OFFLINE_HINT}."
-        )
-
-    def _http_error(self, status: int, detail: str) -> GeneratorUnavailableError:
-        where = f"The LLM server at {self._shown_url} answered HTTP {status}: {_short(detail) or 'no detail'}"
-        if status == 404:
-            advice = f"check that model {self.model!r} is available there and that the URL ends with the API root (/v1)"
-        elif status in (401, 403):
-            advice = "check the API key"
-        elif status == 429:
-            advice = "wait a moment or check your quota"
-        else:
-            advice = f"check its logs or {_OFFLINE_HINT}"
-        return GeneratorUnavailableError(f"{where} — {advice}.")
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
 
 
-class _ThinkFilter:
-    """Drops a leading <think>...</think> block that reasoning models put before the answer."""
+class _RefusedAsTooLong(Exception):
+    def __init__(self, said: ExceededContext) -> None:
+        self.said = said
 
-    def __init__(self) -> None:
-        self._buffer = ""
-        self._decided = False
 
-    def feed(self, text: str) -> str:
-        if self._decided:
-            return text
-        self._buffer += text
-        head = self._buffer.lstrip()
-        if "<think>".startswith(head) and len(head) < len("<think>"):
-            return ""  # too short to know yet
-        if not head.startswith("<think>"):
-            return self._release(self._buffer)
-        if "</think>" not in head:
-            return ""
-        return self._release(head.split("</think>", 1)[1].lstrip())
+def _refusal(error: openai.OpenAIError) -> ExceededContext | None:
+    if not isinstance(error, openai.APIStatusError):
+        return None
+    return exceeded_context(error.status_code, error.body, error.message)
 
-    def flush(self) -> str:
-        # A stream that ended inside the block had no answer after it.
-        if self._decided or self._buffer.lstrip().startswith("<think>"):
-            return ""
-        return self._release(self._buffer)
 
-    def _release(self, text: str) -> str:
-        self._decided = True
-        self._buffer = ""
-        return text
+def _report(budget: ContextBudget, fitted: FittedPrompt) -> GenerationReport:
+    return GenerationReport(
+        window_tokens=budget.window.tokens,
+        window_source=budget.window.source,
+        budget_tokens=fitted.budget,
+        prompt_tokens=fitted.tokens,
+        max_tokens=budget.max_tokens,
+        passages_given=fitted.given,
+        dropped=fitted.dropped,
+        trimmed=fitted.trimmed,
+    )
 
 
 def _clean_rewrite(reply: str) -> str | None:
@@ -193,42 +288,6 @@ def _clean_rewrite(reply: str) -> str | None:
     return question or None
 
 
-def _root_reason(error: BaseException) -> str:
-    """A few words on why a connection failed, from the deepest cause."""
-    seen: BaseException | None = error
-    messages = []
-    while seen is not None:
-        if isinstance(seen, ConnectionRefusedError):
-            return "connection refused"
-        messages.append(str(seen))
-        seen = seen.__cause__ or seen.__context__
-    text = " ".join(messages).lower()
-    if "refused" in text:
-        return "connection refused"
-    if "name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
-        return "host not found"
-    if "certificate" in text or "ssl" in text:
-        return "TLS error"
-    return _short(messages[-1]) or "connection error"
-
-
-def _detail_of(body: object) -> str:
-    """The human part of an error body: OpenAI's {"error": {"message": ...}} or plain text."""
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict):
-            inner = inner.get("message") or inner.get("detail") or ""
-        return _short(str(inner))
-    return _short(str(body)) if body else ""
-
-
-def _json_or_text(response: httpx.Response) -> object:
-    try:
-        return response.json()
-    except ValueError:
-        return response.text
-
-
 def _model_ids(body: object) -> list[str]:
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, list):
@@ -239,17 +298,3 @@ def _model_ids(body: object) -> list[str]:
 def _has_model(models: list[str], model: str) -> bool:
     # Ollama lists "llama3.1:latest" and accepts "llama3.1" for it.
     return model in models or f"{model}:latest" in models
-
-
-def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _DETAIL_CHARS else text[: _DETAIL_CHARS - 1] + "…"
-
-
-def _without_credentials(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit(parts._replace(netloc=netloc))
