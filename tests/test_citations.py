@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answering.citing import keep_valid
+from rag.answering.citing import cite, keep_valid
 from rag.generators.markers import marker_numbers, parse_answer
 from rag.text.remote_content import strip_remote_content
-from rag.types import Claim
+from rag.types import Chunk, Claim, Hit
 
 
 @pytest.mark.parametrize(
@@ -106,3 +106,21 @@ def test_script_and_iframe_elements_are_removed_with_their_content() -> None:
 def test_empty_answer() -> None:
     assert parse_answer("") == []
     assert parse_answer("  \n ") == []
+
+
+def _quote(text: str, sentence: str) -> tuple[Hit, Claim]:
+    hit = Hit(Chunk("doc", 100, 100 + len(text), text), score=1.0, source="a.txt", title="A", language="fr")
+    start = 100 + text.index(sentence)
+    return hit, Claim(sentence, (1,), (start, start + len(sentence)))
+
+
+def test_a_quote_that_states_no_fact_of_the_kind_asked_is_weak_not_supported() -> None:
+    text = "L’observatoire compte 40 capteurs. Il a été inauguré au printemps."
+    hit, claim = _quote(text, "Il a été inauguré au printemps.")
+    sentences, citations = cite([claim], [hit], ["fr"], question="Combien a coûté l’observatoire ?")
+    assert [s.verification for s in sentences] == ["weak"] and [c.verification for c in citations] == ["weak"]
+    # The same quote answers a question it does hold the fact for.
+    sentences, citations = cite([claim], [hit], ["fr"], question="Que sait-on de l’observatoire ?")
+    assert [s.verification for s in sentences] == ["supported"] and [c.verification for c in citations] == ["supported"]
+    # Its span is the quote, exactly.
+    assert citations[0].span_text == "Il a été inauguré au printemps."

@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from rag.generators.answer_types import FIGURES, counted_unit, counts_unit, expected_type, has_type
+from rag.text.answer_types import FIGURES, counted_unit, counts_unit, expected_type, has_type
 from rag.text.analysis import CHAR_SHARE, analyze, char_grams, cognate
 from rag.text.sentences import sentence_spans
 from rag.types import Claim, Hit
