@@ -16,13 +16,21 @@ import gradio as gr
 from rag.answering.service import Assistant
 from rag.errors import UserError
 from rag.generators import Generator, make_generator
+from rag.generators.context import HasContextBudget
 from rag.indexing.catalog import DocumentInfo, list_documents
 from rag.indexing.indexer import Progress, remove_document
 from rag.indexing.uploads import delete_uploaded_copies, index_uploads
 from rag.settings import Settings
 from rag.store.index import IndexNotFoundError
 from rag.store.manifest import IndexCorruptError
-from ui.render import document_choice, render_documents, render_error, render_outcome, render_upload_results
+from ui.render import (
+    document_choice,
+    render_context_budget,
+    render_documents,
+    render_error,
+    render_outcome,
+    render_upload_results,
+)
 
 log = logging.getLogger(__name__)
 
@@ -142,3 +150,11 @@ def save_settings(holder: AssistantHolder, backend: str, base_url: str, model: s
         return render_outcome(False, f"Not saved: {error}")
     holder.replace(settings, generator)
     return render_outcome(True, f"Saved. {status} {passages} passages per answer.")
+
+
+def context_window_view(holder: AssistantHolder) -> str:
+    """The LLM's context window and the prompt budget it leaves, as the backend learned them from its server."""
+    generator = holder.current.generator
+    if not isinstance(generator, HasContextBudget):
+        return render_context_budget(None)
+    return render_context_budget(generator.context_budget())

@@ -187,6 +187,7 @@ def _settings_tab(holder: AssistantHolder, demo: gr.Blocks) -> None:
     top_k = gr.Slider(1, MAX_TOP_K, step=1, label="Passages given to the answer (top k)")
     save = gr.Button("Save and check", variant="primary")
     status = gr.HTML(label="Status", js_on_load=None, elem_id="rag-settings-status")
+    window = gr.HTML(label="Context window", js_on_load=None, elem_id="rag-context-window")
 
     def show_llm_fields(choice: str) -> Any:
         return gr.update(visible=choice == "openai")
@@ -197,6 +198,12 @@ def _settings_tab(holder: AssistantHolder, demo: gr.Blocks) -> None:
     def apply(choice: str, url: str, name: str, key: str, passages: float) -> str:
         return actions.save_settings(holder, choice, url, name, key, passages)
 
+    def context_window() -> str:
+        return actions.context_window_view(holder)
+
     backend.change(show_llm_fields, [backend], [llm_fields], api_visibility="private", show_progress="hidden")
-    save.click(apply, [backend, base_url, model, api_key, top_k], [status], api_name="save_settings")
+    saved = save.click(apply, [backend, base_url, model, api_key, top_k], [status], api_name="save_settings")
+    # The window is the saved backend's, asked of its server once (then remembered).
+    saved.then(context_window, None, [window], api_name="context_window")
     demo.load(form, None, [backend, llm_fields, base_url, model, api_key, top_k], api_visibility="private")
+    demo.load(context_window, None, [window], api_visibility="private")

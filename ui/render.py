@@ -15,10 +15,11 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from rag.generators.context import ContextBudget
 from rag.indexing.catalog import DocumentInfo
 from rag.indexing.uploads import UploadResult
 from rag.text.remote_content import strip_remote_content
-from rag.types import VERIFICATION_STRENGTH, Answer, Citation, Hit, Sentence, Verification
+from rag.types import VERIFICATION_STRENGTH, Answer, Citation, GenerationReport, Hit, Sentence, Verification
 
 #: Characters of each retrieved passage quoted in the trace.
 TRACE_SNIPPET_CHARS = 140
@@ -100,7 +101,18 @@ def render_answer(answer: Answer, turn: int) -> str:
     else:
         sentences = " ".join(render_sentence(s, turn) for s in answer.sentences)
         body = f"<p>{sentences}</p>{_quoted_in_another_language(answer)}"
-    return f'<div class="rag-answer">{body}</div>{render_trace(answer)}'
+    return f'<div class="rag-answer">{body}{_instead_of_the_llm(answer)}</div>{render_trace(answer)}'
+
+
+def _instead_of_the_llm(answer: Answer) -> str:
+    """Why the LLM's own answer is not shown, when the offline answer (or an abstention) stands in for it."""
+    generation = answer.generation
+    if answer.error or not (generation and generation.fallback and generation.reason):
+        return ""
+    return (
+        f'<p class="rag-note rag-fallback">{escape(generation.reason)} '
+        "This answer quotes your documents instead (offline).</p>"
+    )
 
 
 _LANGUAGE_NAMES = {"fr": "French", "en": "English"}
@@ -190,13 +202,14 @@ def _rank(value: int | None) -> str:
 
 
 def render_trace(answer: Answer) -> str:
-    """A collapsed look under the hood: rewritten question, ranked passages, time per stage."""
+    """A collapsed look under the hood: rewritten question, ranked passages, the LLM's prompt, time per stage."""
     rewritten = escape(answer.rewritten_question) if answer.rewritten_question else "<i>none, searched as asked</i>"
+    generation = answer.generation
     rows = "".join(
         "<tr>"
         f"<td>{rank}</td><td>{_rank(hit.lexical_rank)}</td><td>{_rank(hit.dense_rank)}</td>"
         f"<td>{hit.score:.4f}</td><td>{hit.relevance:.2f}</td>"
-        f'<td><b>{escape(hit.title)}</b> · {_where(hit)}<br><span class="rag-snippet">'
+        f'<td><b>{escape(hit.title)}</b> · {_where(hit)}{_in_prompt(generation, rank)}<br><span class="rag-snippet">'
         f"{escape(_snippet(hit.chunk.text))}</span></td>"
         "</tr>"
         for rank, hit in enumerate(answer.hits, 1)
@@ -210,7 +223,55 @@ def render_trace(answer: Answer) -> str:
         f"<tbody>{rows}</tbody></table>"
         '<p class="rag-note">rank: fused rank; lexical and dense: the rank each retriever gave the passage '
         "(— when it did not retrieve it); score: fused score; relevance: evidence the passage is on topic.</p>"
+        f"{_prompt_line(generation)}"
         f"<p><b>Timings:</b> {timings or '—'}</p></details>"
+    )
+
+
+def _in_prompt(generation: GenerationReport | None, rank: int) -> str:
+    """A mark on a passage the LLM's prompt left out, or gave only in part, for want of room."""
+    if generation is None:
+        return ""
+    if rank in generation.trimmed:
+        return ' <span class="rag-flag rag-weak">trimmed to fit the context window</span>'
+    if rank in generation.dropped:
+        return ' <span class="rag-flag rag-unsupported">left out: no room in the context window</span>'
+    return ""
+
+
+def _prompt_line(generation: GenerationReport | None) -> str:
+    """What the LLM was given and how its answer ended, in one paragraph."""
+    if generation is None or not generation.window_tokens:
+        ended = f"<p><b>LLM:</b> {escape(generation.reason)}</p>" if generation and generation.reason else ""
+        return ended
+    parts = [
+        f"context window {generation.window_tokens:,} tokens ({escape(generation.window_source)})",
+        f"prompt about {generation.prompt_tokens:,} of {generation.budget_tokens:,} tokens",
+        f"answer up to {generation.max_tokens:,} tokens",
+        f"{generation.passages_given} passage{'s' if generation.passages_given != 1 else ''} given",
+    ]
+    if generation.trimmed:
+        parts.append(f"passage {', '.join(map(str, generation.trimmed))} trimmed")
+    if generation.dropped:
+        parts.append(f"passages {', '.join(map(str, generation.dropped))} left out")
+    if generation.retried:
+        parts.append("the server refused a longer prompt first")
+    if generation.ended_at:
+        parts.append(f"the answer ended at a chat-template token ({escape(generation.ended_at)})")
+    if generation.reason:
+        parts.append(escape(generation.reason))
+    return f"<p><b>LLM:</b> {' · '.join(parts)}</p>"
+
+
+def render_context_budget(budget: ContextBudget | None) -> str:
+    """The Settings tab's line on the LLM's context window and what it leaves for the prompt."""
+    if budget is None:
+        return '<p class="rag-note">The offline backend has no context window: it quotes the passages.</p>'
+    window = budget.window
+    return (
+        f'<p class="rag-note"><b>Context window:</b> {window.tokens:,} tokens (from the {escape(window.source)}) · '
+        f"<b>prompt budget:</b> {budget.budget_tokens:,} tokens · <b>answer:</b> up to {budget.max_tokens:,} tokens. "
+        "Passages that do not fit are left out, lowest-ranked first, and the trace says which.</p>"
     )
 
 
