@@ -21,8 +21,8 @@ Attributes can be changed while the server runs; each request reads them.
 
 ``flavour`` makes it answer like a real server about its context window of
 ``context_tokens`` tokens, counted with a real tokenizer (all-MiniLM-L6-v2's
-English WordPiece, which splits French finely, as the 32k vocabularies of
-Llama 2 and Mistral do), the prompt wrapped in a chat template's tokens:
+English WordPiece, which splits French words finely), not with the estimate
+the generator fits prompts with, the prompt wrapped in a chat template's tokens:
 
 - ``"llama.cpp"``: ``GET /props`` says ``n_ctx``; a longer prompt gets HTTP 400
   ``exceed_context_size_error`` with ``n_prompt_tokens`` and ``n_ctx``;

@@ -1,15 +1,16 @@
 """Fitting an LLM's prompt to the model's context window, with room left for its answer.
 
 Tokens are counted without the model's tokenizer (every server has its own),
-so the count must never fall short: ``ceil((UTF-8 bytes + 2 × digits) / 3)``.
+so the count must not fall short: ``ceil((UTF-8 bytes + 2 × digits) / 3)``.
 Byte-level tokenizers never give more than one token per byte, and on prose
-they give far fewer; a third of the bytes stays above what the 32k-piece
-vocabularies of Llama 2 and Mistral give on French, and above what a 30k
-English WordPiece vocabulary gives (measured on the seed articles and the
-PIAF and XQuAD corpora: 10-25 % above it in French, 50 % in English).
-Llama, Mistral and Gemma split numbers digit by digit, so each digit counts
-as a whole token. Accented letters take two bytes, CJK characters three: they
-count more, as they cost more.
+they give far fewer. A third of the bytes stays above what a real 30k-piece
+English WordPiece vocabulary (all-MiniLM-L6-v2's, which splits French words
+finely) gives: 10-25 % above it on the seed and PIAF articles in French, 50 %
+on XQuAD's in English (``tests/test_llm_context.py`` checks it). Llama,
+Mistral and Gemma split numbers digit by digit, so each digit counts as a
+whole token. Accented letters take two bytes, CJK characters three: they count
+more, as they cost more. A server whose tokenizer still counts more refuses
+the prompt, and the retry fits it to what the server said.
 
 Passages are dropped from the lowest-ranked up; the first one that does not
 fit whole is given in part (its first sentences) when that part is worth a
