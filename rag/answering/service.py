@@ -270,7 +270,7 @@ class Assistant:
         languages = list(dict.fromkeys([language, *(h.language for h in passages if h.language != "und")]))
         # The verifier compares embeddings only where the model reads every language
         # involved (rag.answering.verification); its lexical and fact checks always run.
-        sentences, citations = cite(claims, passages, languages, self.embedder)
+        sentences, citations = cite(claims, passages, languages, self.embedder, question)
         timings["citation"] = time.perf_counter() - citing_started
         if not any(s.verification != "unsupported" for s in sentences):
             return abstain(question, language, retrieval.hits, rewritten, timings, started)
