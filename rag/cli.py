@@ -211,6 +211,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return OK
 
 
+def cmd_mcp(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.integrations.mcp_server import serve_stdio
+
+    serve_stdio(settings)
+    return OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rag", description="Answer questions from your own articles, with cited sources."
@@ -249,6 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default: 127.0.0.1, or $RAG_HOST)")
     serve.add_argument("--port", type=int, help="port to listen on (default: 7860, or $RAG_PORT)")
     serve.set_defaults(run=cmd_serve)
+
+    mcp = add("mcp", "Serve search, cited answers and the documents to MCP clients, on stdin/stdout.")
+    mcp.set_defaults(run=cmd_mcp)
     return parser
 
 

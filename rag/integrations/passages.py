@@ -32,6 +32,12 @@ def passage_json(rank: int, hit: Hit) -> dict[str, Any]:
     }
 
 
+def answer_json(answer: Answer) -> dict[str, Any]:
+    """``Answer.to_json()``, each citation with its document's date, and ``closest``: the passages shown
+    instead of sources when the answer abstained or its backend failed (else empty)."""
+    return {**answer.to_json(), "citations": sources_json(answer), "closest": closest_json(answer)}
+
+
 def sources_json(answer: Answer) -> list[dict[str, Any]]:
     """The answer's citations as ``Answer.to_json()`` gives them, each with its document's date.
 
