@@ -1,4 +1,4 @@
-"""Parsing citation markers out of answers (rag.answering.markers)."""
+"""Reading citation markers out of LLM text (rag.generators.markers) and checking the cited sentences."""
 
 from __future__ import annotations
 
@@ -124,3 +124,15 @@ def test_a_quote_that_states_no_fact_of_the_kind_asked_is_weak_not_supported() -
     assert [s.verification for s in sentences] == ["supported"] and [c.verification for c in citations] == ["supported"]
     # Its span is the quote, exactly.
     assert citations[0].span_text == "Il a été inauguré au printemps."
+
+
+def test_an_abbreviation_that_is_also_a_word_ends_a_sentence_in_lower_case() -> None:
+    assert [c.text for c in parse_answer("The council voted no. The mayor resigned in 2021 [2].")] == [
+        "The council voted no.",
+        "The mayor resigned in 2021.",
+    ]
+    assert [c.text for c in parse_answer("Le phare mesure 330 m. Elle est haute [1].")] == [
+        "Le phare mesure 330 m.",
+        "Elle est haute.",
+    ]
+    assert [c.text for c in parse_answer("M. Dupont habite au No. 5 [1].")] == ["M. Dupont habite au No. 5."]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rag.generators.extractive import ExtractiveGenerator, asks_quantity
+from rag.text.answer_types import expected_type
 from rag.types import Chunk, Claim, Hit
 
 
@@ -157,3 +158,30 @@ def test_a_count_prefers_the_figure_of_what_is_counted() -> None:
         "Le laboratoire, ouvert en 2017, travaillait sur le calcul quantique. Le laboratoire employait 30 personnes.",
     )
     assert answer.startswith("Le laboratoire employait 30 personnes"), answer
+
+
+def test_amounts_with_a_currency_symbol_are_money() -> None:
+    for text in ("Le billet a coûté 30 €.", "Le billet a coûté 30 € par personne.", "Le billet a coûté 3 M€."):
+        assert _answer("Combien a coûté le billet ?", text).startswith(text), text
+    assert _answer("How much did the ticket cost?", "The ticket cost 5 $.").startswith("The ticket cost 5 $.")
+
+
+def test_the_kind_asked_is_read_from_the_words_that_ask_it() -> None:
+    kinds = {
+        "Combien la France a-t-elle gagné de médailles ?": "number",  # "gagné" alone is no money
+        "Combien de temps a duré le financement ?": "duration",
+        "How much time did they spend on it?": "duration",
+        "Quel est le prix du billet ?": "money",
+        "What was the price of the ticket?": "money",
+        "Combien de degrés l’Arctique a-t-il gagnés ?": "number",
+        "Pourquoi Amazon ferme-t-il son laboratoire ?": "cause",
+        "Depuis quand le laboratoire existe-t-il ?": "date",
+        "How old was Peyton Manning?": "age",
+    }
+    assert {question: expected_type(question) for question in kinds} == kinds
+
+
+def test_a_year_does_not_swallow_the_figure_after_it() -> None:
+    assert "12 000 visiteurs" in _answer(
+        "Combien de visiteurs le musée a-t-il reçus en 2019 ?", "Le musée a reçu en 2019 12 000 visiteurs."
+    )

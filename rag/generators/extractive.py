@@ -25,8 +25,8 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from rag.text.answer_types import FIGURES, counted_unit, counts_unit, expected_type, has_type
 from rag.text.analysis import CHAR_SHARE, analyze, char_grams, cognate
+from rag.text.answer_types import FIGURES, counted_unit, counts_unit, expected_type, has_type
 from rag.text.sentences import sentence_spans
 from rag.types import Claim, Hit
 
@@ -43,6 +43,9 @@ TYPE_BONUS = 0.1
 UNIT_BONUS = 0.1
 CONTEXT_WEIGHT = 0.8
 RANK_WEIGHT = 0.3
+#: Relevance (calibrated, from the embedding) above which a passage in another language is
+#: trusted to be on topic though it shares no whole word with the question.
+ACROSS_RELEVANCE = 0.5
 SECOND_SENTENCE = 0.9  # share of the best score a second sentence needs
 
 
@@ -56,6 +59,8 @@ class Candidate:
     has_type: bool = False
     own: float = 0.0  # coverage by the sentence's own words, without its context
     coverage: float = 0.0  # the share of the question it covers, with its context (words and word pieces)
+    #: Its passage is in another language than the question, and about it by meaning (its relevance).
+    across: bool = False
     span: tuple[int, int] = (0, 0)  # offsets of the sentence in its document
 
 
@@ -106,7 +111,18 @@ def rank_sentences(question: str, passages: list[Hit], languages: list[str]) -> 
         # A one-line note is all title, though, and that line is its fact.
         if not _is_title(sentence, position, hit) or sentences_in[number] == 1:
             candidates.append(
-                Candidate(number, position, sentence, score, frozenset(matched), holds, own, coverage, span)
+                Candidate(
+                    number,
+                    position,
+                    sentence,
+                    score,
+                    frozenset(matched),
+                    holds,
+                    own,
+                    coverage,
+                    span=span,
+                    across=hit.language not in (languages[0], "und") and hit.relevance >= ACROSS_RELEVANCE,
+                )
             )
         previous = evidence
     # Between equals, a sentence's own evidence beats evidence borrowed from the one before.
@@ -147,10 +163,12 @@ def select(candidates: list[Candidate], kind: str | None = None, quantity: bool 
     before. The neighbour then leads. Nothing when a ``quantity`` is asked
     and none of them states one.
     """
-    # Nothing of the question in the best sentence, not even a piece of word ("fled" meets "fui" in no way).
-    if not candidates or (not candidates[0].terms and candidates[0].coverage <= 0):
+    # No word of the question in the best sentence: nothing answers. Across languages, where words
+    # rarely meet, a passage the model reads as relevant may be matched by pieces of words alone
+    # ("syri" in "Syrians" and "syriens").
+    best = candidates[0] if candidates else None
+    if best is None or (not best.terms and not (best.across and best.coverage > 0)):
         return []
-    best = candidates[0]
     if kind and not best.has_type:
         # The next sentence first (it often opens with the figure), then the one before ("He ..." names no one).
         for position in (best.position + 1, best.position - 1):

@@ -32,6 +32,7 @@ from rag.generators.base import GeneratorUnavailableError
 from rag.generators.markers import parse_answer
 from rag.generators.prompt import not_found_sentence
 from rag.text.analysis import analyze
+from rag.text.sentences import sentence_spans
 from rag.types import Claim, Hit
 
 #: ``(question, passages, language) -> answer text with [n] markers``.
@@ -67,7 +68,9 @@ def echo_first_passage(question: str, passages: list[Hit], language: str) -> str
     top = passages[0]
     languages = [code for code in dict.fromkeys([language, top.language]) if code != "und"] or [language]
     asked = {term for code in languages for term in analyze(question, code)}
-    sentences = [claim.text for claim in parse_answer(top.chunk.text) if claim.text.strip() != top.title.strip()]
+    text = top.chunk.text
+    # The document's own sentences: its text is no LLM output, its brackets are no markers.
+    sentences = [text[a:b] for a, b in sentence_spans(text) if text[a:b].strip() != top.title.strip()]
     shared = [len(asked & set(analyze(sentence, top.language))) for sentence in sentences]
     if not sentences or max(shared) == 0:
         return not_found_sentence(language)
@@ -110,7 +113,7 @@ class ScriptedGenerator:
         text = self.script if isinstance(self.script, str) else self.script(question, passages, language)
         yield from pieces(text)
         # Read from the text as written, as the OpenAI-compatible generator reads its model's reply.
-        yield from parse_answer(text)
+        yield from parse_answer(text, len(passages))
 
     def rewrite(self, question: str, history: list[tuple[str, str]], language: str) -> str | None:
         self._fail_if_unavailable()

@@ -38,11 +38,18 @@ _MAX_RANGE = 20
 _BREAK = re.compile(r"[.!?…。！？]+[\"'”’»)]*|\n")
 
 
-def parse_answer(text: str) -> list[Claim]:
-    """Split an LLM's answer into sentences, each with the passage numbers it cites."""
+def parse_answer(text: str, passages: int | None = None) -> list[Claim]:
+    """Split an LLM's answer into sentences, each with the passage numbers it cites.
+
+    Given how many ``passages`` the model was shown, a number outside them ("[9]"
+    over five) is dropped: it points at nothing, and the sentence is then verified
+    as uncited.
+    """
     sentences: list[Claim] = []
     for piece in _split_sentences(strip_remote_content(text)):
         numbers = marker_numbers(piece)
+        if passages is not None:
+            numbers = tuple(n for n in numbers if 1 <= n <= passages)
         clean = _SPACES.sub(" ", _MARKER_WITH_SPACE.sub("", piece)).strip()
         if clean:
             sentences.append(Claim(clean, numbers))

@@ -139,18 +139,20 @@ class OpenAICompatibleGenerator:
         budget = self.context_budget()
         fitted = self._fit(question, passages, language, budget)
         generation.report = _report(budget, fitted)
+        shown = fitted
         try:
             ending = yield from self._answer(fitted, question, generation)
         except _RefusedAsTooLong as refused:
-            smaller = self._fit_after_refusal(question, passages, language, fitted, refused.said)
-            generation.report = replace(_report(self.context_budget(), smaller), retried=True)
+            shown = self._fit_after_refusal(question, passages, language, fitted, refused.said)
+            generation.report = replace(_report(self.context_budget(), shown), retried=True)
             try:
-                ending = yield from self._answer(smaller, question, generation)
+                ending = yield from self._answer(shown, question, generation)
             except _RefusedAsTooLong as again:
-                raise self._still_too_long(smaller, again.said) from None
+                raise self._still_too_long(shown, again.said) from None
         generation.report = replace(generation.report, ended_at=ending.ended_at)
-        # The model wrote markers as text; they are read here, once, into cited sentences.
-        yield from parse_answer(ending.text)
+        # The model wrote markers as text; they are read here, once, into cited sentences of the
+        # passages it was shown.
+        yield from parse_answer(ending.text, shown.given)
 
     def _answer(self, fitted: FittedPrompt, question: str, generation: Generation) -> Generator[str, None, Ending]:
         """Stream one prompt's answer; returns how it ended."""

@@ -34,8 +34,9 @@ _DAY = re.compile(
     r"thursday|friday|saturday|sunday|yesterday|today)\b",
     re.IGNORECASE,
 )
-# Digits glued to letters name things ("H20", "A380"), they do not count them.
-_QUANTITY = re.compile(r"(?<![^\W_])\d+(?:[ .,\u00a0\u202f]\d+)*")
+# Digits glued to letters name things ("H20", "A380"), they do not count them. Only groups of
+# three digits join a figure ("12 000"), so "en 2019 12 000 visiteurs" holds two.
+_QUANTITY = re.compile(r"(?<![^\W_])\d+(?:[ \u00a0\u202f.]\d{3}(?!\d))*(?:,\d+)?")
 _UNITS_OF_TIME = (
     r"ans?|années?|mois|semaines?|jours?|heures?|minutes?|siècles?|décennies?|years?|months?|weeks?|days?|"
     r"hours?|minutes?|centuries|century|decades?"
@@ -50,7 +51,8 @@ _AGE = re.compile(
     re.I,
 )
 _SCALE = r"(?:millions?|milliards?|billions?|thousand|k|m|md|mds|bn)\s*(?:d['’]\s*|de\s+)?"
-_CURRENCY = r"(?:€|euros?|\$|dollars?|£|livres? sterling|pounds?|francs?|yuans?|yens?|usd|eur)\b"
+# A symbol is followed by a space or a digit, never a letter: no word boundary after it.
+_CURRENCY = r"(?:[€$£]|(?:euros?|dollars?|livres? sterling|pounds?|francs?|yuans?|yens?|usd|eur)\b)"
 _MONEY = re.compile(
     rf"(?:\d[\d .,\u00a0\u202f]*|\b(?:{_COUNTS}|un|une|quelques|plusieurs|several|a few)\s+)\s*(?:{_SCALE})?{_CURRENCY}"
     r"|[€$£]\s*\d",
@@ -73,23 +75,28 @@ _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-ZÀ-Þ][\w’'-]+")
 _ASKS = (
     ("cause", re.compile(r"\b(pourquoi|pour quelles? raisons?|why|for what reason|what (caused|led to))\b", re.I)),
     ("age", re.compile(r"\b(quel âge|à quel âge|how old|at what age)\b", re.I)),
-    (
-        "money",
-        re.compile(
-            r"\b(combien|how much|quel(le)?s? (est |était |a été )?(le |la |les )?(montant|prix|coût|somme|budget|"
-            r"valeur|salaire|amende)|what (was |is )?the (amount|price|cost|budget|fine))\b"
-            r"(?=.*\b(coût\w*|co[uû]t\w*|prix|montant|somme|budget|vaut|valai\w*|valen\w*|valeur|salaire|"
-            r"amende|pay\w*|dépens\w*|investi\w*|rapport\w*|gagn\w*|financ\w*|argent|euros?|dollars?|cost\w*|price\w*|"
-            r"worth|paid|spen[dt]\w*|invest\w*|earn\w*|fund\w*|fine|money|amount)\b)",
-            re.I,
-        ),
-    ),
     ("distance", re.compile(r"\b(à quelle distance|quelle distance|how far|what distance)\b", re.I)),
     (
         "duration",
-        re.compile(r"\b(combien de temps|depuis combien|pendant combien|how long|quelle (est la )?durée)\b", re.I),
+        re.compile(
+            r"\b(combien de temps|depuis combien|pendant combien|how long|how much time|quelle (est la )?durée)\b", re.I
+        ),
     ),
     ("date", re.compile(r"\b(depuis quand|since when)\b", re.I)),
+    # An amount of money asked: "combien"/"how much" about money (a word of money in the question),
+    # or the amount named ("quel est le prix", "what was the cost").
+    (
+        "money",
+        re.compile(
+            r"^(?=.*\b(co[uû]t\w*|prix|montant|somme|budget|vaut|valai\w*|valen\w*|valeur|salaire|amende|"
+            r"pay\w*|dépens\w*|investi\w*|rapport\w*|financ\w*|argent|euros?|dollars?|cost\w*|price\w*|worth|paid|"
+            r"earn\w*|fine|money)\b).*\b(combien|how much)\b"
+            r"|\bquel(le)?s? (est |était |a été |sont )?(le |la |les )?"
+            r"(prix|coût|montant|somme|budget|salaire|amende)\b"
+            r"|\bwhat (is |was |were )?the (price|cost|amount of money|budget|fine|salary)\b",
+            re.I,
+        ),
+    ),
     (
         "number",
         re.compile(

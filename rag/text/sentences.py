@@ -1,7 +1,10 @@
-"""The one sentence splitter: documents (chunking, sentence choice, verification) and answers share its rules.
+"""The sentence splitter of documents (chunking, sentence choice, verification), and the abbreviation rule.
 
 A period ends a sentence unless it ends an abbreviation or an initial; a
-line break ends a paragraph. Offsets always point into the text given.
+line break ends a paragraph. Offsets always point into the text given. The
+parser of an LLM's citation markers (``rag.generators.markers``) splits on
+its own terms (a marker settles where a sentence ends) but asks
+``is_abbreviation`` the same question.
 """
 
 from __future__ import annotations
@@ -27,9 +30,17 @@ ABBREVIATIONS = frozenset(
 _DOTTED = re.compile(r"(?:\w{1,2}\.-?)+\w{1,2}")
 
 
+# Abbreviations that are also words ("no", "me", "art"...): written in lower case, they end a sentence
+# ("The council voted no."), capitalised they do not ("No. 5", "Me Dupont").
+_ALSO_WORDS = frozenset({"m", "me", "no", "co", "ex", "art", "ed", "col", "lt", "ca", "p"})
+
+
 def is_abbreviation(word: str) -> bool:
     """Whether a period after ``word`` leaves the sentence open ("M.", "Dr.", "J.-C.", "U.S.")."""
-    return word.lower() in ABBREVIATIONS or bool(_DOTTED.fullmatch(word))
+    lowered = word.lower()
+    if lowered in _ALSO_WORDS and word == lowered:
+        return False
+    return lowered in ABBREVIATIONS or bool(_DOTTED.fullmatch(word))
 
 
 def sentences(text: str, start: int, end: int) -> Iterator[tuple[int, int, bool]]:

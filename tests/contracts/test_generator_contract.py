@@ -170,13 +170,8 @@ class WritingContract:
         written = text_of(produced)
         assert sum(isinstance(piece, str) for piece in produced) > 1, "the text must stream in pieces"
         assert produced[len(produced) - len(claims) :] == claims, "claims come after the text"
-        assert claims == parse_answer(written) and claims
+        assert claims == parse_answer(written, len(passages)) and claims
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="LLM-like generators relay the markers the model wrote, even [9] over two passages; "
-        "only the citer (rag.answering.citing.keep_valid) drops them",
-    )
     def test_a_passage_number_the_model_invents_is_not_passed_on(self, invented: Generator) -> None:
         for claim in claims_of(produce(invented, *CASES[1])):
             assert all(1 <= n <= len(CASES[1][2]) for n in claim.passages), claim
@@ -243,7 +238,9 @@ class TestScriptedGenerator(GeneratorContract, WritingContract, UnavailableContr
         generator = ScriptedGenerator(INVENTED, rewrite="Combien d’escales à Brest ?")
         produced = produce(generator, *CASES[1])
         assert text_of(produced) == INVENTED
-        assert claims_of(produced) == [Claim("Le port de Brest a accueilli 4 200 escales.", (1, 9))]
+        assert claims_of(produced) == [
+            Claim("Le port de Brest a accueilli 4 200 escales.", (1,))
+        ]  # [9] points at nothing
         assert generator.rewrite(FOLLOW_UP, HISTORY, "fr") == "Combien d’escales à Brest ?"
         assert [call.question for call in generator.calls] == [CASES[1][0]]
 
@@ -265,7 +262,7 @@ class TestScriptedGenerator(GeneratorContract, WritingContract, UnavailableContr
         _, settings = index_seeds(tmp_path)
         assistant = Assistant(settings.replace(generator="fake"), embedder=HashingEmbedder())
         assert isinstance(assistant.generator, ScriptedGenerator)
-        answer = assistant.ask("Pourquoi Alibaba ferme-t-il son laboratoire de calcul quantique ?")
+        answer = assistant.ask("Quel laboratoire Alibaba a-t-il fermé ?")
         assert not answer.abstained and answer.citations
         assert all(citation.verification == "supported" for citation in answer.citations)
         assert assistant.ask("Quelle est la capitale de l’Australie ?").abstained
