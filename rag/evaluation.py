@@ -162,7 +162,8 @@ def score(question: Question, answer: Answer, scores: Scores) -> dict[str, Any]:
             for k in scores.hits_at:
                 scores.hits_at[k] += rank <= k
         scores.abstained_answerable += answer.abstained
-        scores.answer_contains += any(normalise(a) in normalise(answer.text) for a in question.answers)
+        # In what it says, not its markers: a gold answer "2" is not in "[2]".
+        scores.answer_contains += any(normalise(a) in normalise(answer.said) for a in question.answers)
         first = answer.citations[0] if answer.citations else None
         scores.citation_overlaps += bool(first and passage_matches(first.hit.source, first.start, first.end, question))
     return {"id": question.id, **answer.to_json()}
@@ -191,7 +192,7 @@ def _history(ask: Ask, questions: tuple[str, ...], seen: dict[tuple[str, ...], T
         before = _history(ask, questions[:-1], seen) if len(questions) > 1 else []
         answer = ask(questions[-1], before)
         # As the chat keeps it: the question as it was searched, and the answer's text.
-        seen[questions] = [*before, (answer.rewritten_question or questions[-1], answer.text)]
+        seen[questions] = [*before, (answer.rewritten_question or questions[-1], answer.said)]
     return seen[questions]
 
 

@@ -213,10 +213,17 @@ class Answer:
 
     @property
     def text(self) -> str:
-        """The answer as plain text: sentences with their markers, or the message."""
+        """The answer as text: sentences with their markers, or the message."""
         if self.abstained or not self.sentences:
             return self.message
         return " ".join(s.marked for s in self.sentences)
+
+    @property
+    def said(self) -> str:
+        """What the answer says, without markers: for a chat's history, or to look for a gold answer in."""
+        if self.abstained or not self.sentences:
+            return self.message
+        return " ".join(s.text for s in self.sentences)
 
     def shown(self) -> list[tuple[int, Hit, tuple[Citation, ...]]]:
         """The passages to show beside the answer, by number, each with its citations.

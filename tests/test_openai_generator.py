@@ -207,3 +207,10 @@ def test_a_model_echoing_its_prompt_is_cut_before_the_echo_is_shown(llm_server: 
 
     assert "copied" in str(caught.value) and "\n" not in str(caught.value)
     assert "<passages>" not in _text(shown) and "Answer in English" not in _text(shown)
+
+
+@pytest.mark.parametrize("url", ["http://u:p@host:99999/v1", "http://127.0.0.1:abc/v1", "http:///v1"])
+def test_a_malformed_server_url_is_one_line_saying_what_to_write(url: str) -> None:
+    with pytest.raises(GeneratorUnavailableError) as caught:
+        OpenAICompatibleGenerator(url, "m")
+    assert "\n" not in str(caught.value) and "http://127.0.0.1:11434/v1" in str(caught.value)

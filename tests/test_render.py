@@ -8,9 +8,9 @@ from rag.indexing.catalog import DocumentInfo
 from rag.types import Answer, Chunk, Citation, Hit, Sentence
 from ui.render import (
     highlight,
-    link_markers,
     render_answer,
     render_documents,
+    render_sentence,
     render_source_card,
     render_sources,
     render_streaming,
@@ -113,8 +113,9 @@ def test_markdown_images_and_img_tags_in_answers_are_removed() -> None:
         assert "Voir" in rendered and "ici." in rendered
 
 
-def test_leftover_markers_become_links_and_bracketed_years_do_not() -> None:
-    assert link_markers("vu [2] en [2023]", turn=4) == 'vu <a class="rag-cite" href="#t4-src-2">[2]</a> en [2023]'
+def test_a_footnote_of_the_document_in_a_quoted_sentence_stays_text() -> None:
+    rendered = render_sentence(Sentence("Le traité fut signé en 1958 [3].", (1,)), turn=4)
+    assert "[3]" in rendered and 'href="#t4-src-3"' not in rendered and 'href="#t4-src-1"' in rendered
 
 
 def test_abstention_is_shown_as_such_with_the_closest_passages() -> None:

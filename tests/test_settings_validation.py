@@ -16,6 +16,8 @@ from rag.embedders import LazyEmbedder
 from rag.embedders.fake import HashingEmbedder
 from rag.embedders.sentence_transformer import SentenceTransformerEmbedder
 from rag.errors import SettingsError
+from rag.generators import make_generator
+from rag.generators.openai_compatible import OpenAICompatibleGenerator
 from rag.retrieval.hybrid import MODES, HybridRetriever
 from rag.settings import Settings
 from rag.store.index import Index
@@ -128,3 +130,9 @@ def test_the_retriever_refuses_an_unknown_mode(tmp_path: Path) -> None:
 def test_the_embedder_refuses_a_batch_size_below_one_before_loading_anything() -> None:
     with pytest.raises(SettingsError, match="embedding_batch_size must be at least 1, not 0"):
         SentenceTransformerEmbedder("/nonexistent/model", batch_size=0)
+
+
+def test_the_llm_backend_built_from_settings_gets_every_llm_setting() -> None:
+    generator = make_generator(Settings(generator="openai", llm_max_tokens=100, llm_context_tokens=2048))
+    assert isinstance(generator, OpenAICompatibleGenerator)
+    assert (generator.max_tokens, generator.context_tokens) == (100, 2048)

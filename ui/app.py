@@ -12,6 +12,7 @@ from typing import Any
 import gradio as gr
 
 from rag.answering.service import Assistant
+from rag.generators import GENERATORS
 from rag.settings import Settings
 from ui import actions, style
 from ui.actions import MAX_TOP_K, AssistantHolder
@@ -20,10 +21,13 @@ from ui.render import empty_sources
 
 TITLE = "Research assistant"
 HEADER = f"<h1>{TITLE}</h1><p>Answers from your own documents, each sentence cited. Offline by default.</p>"
-BACKENDS = [
-    ("Offline — extractive answers, no LLM", "extractive"),
-    ("OpenAI-compatible server (Ollama, llama.cpp, vLLM, LM Studio, OpenAI)", "openai"),
-]
+#: How each answer backend of the registry is shown; one the table does not know shows its name.
+BACKEND_LABELS = {
+    "extractive": "Offline — extractive answers, no LLM",
+    "openai": "OpenAI-compatible server (Ollama, llama.cpp, vLLM, LM Studio, OpenAI)",
+    "fake": "Scripted (tests and demos): echoes the best-matching sentence",
+}
+BACKENDS = [(BACKEND_LABELS.get(name, name), name) for name in GENERATORS]
 SETTINGS_NOTE = (
     '<div class="rag-section-title">Answers</div><p class="rag-note">The offline backend quotes the best '
     "sentences of your documents. A local LLM server writes fuller answers; every sentence is still checked "

@@ -88,7 +88,7 @@ def chat_turn(assistant: Assistant, question: str, conversation: Conversation) -
     messages[-1]["content"] = render_answer(answer, turn)
     panel = render_sources(answer, turn)
     # The resolved question, so that a follow-up to a follow-up still knows the topic.
-    conversation.turns.append((answer.rewritten_question or question, answer.text))
+    conversation.turns.append((answer.rewritten_question or question, answer.said))
     conversation.sources[len(messages) - 1] = panel
     yield list(messages), panel, gr.skip(), conversation
 

@@ -25,7 +25,6 @@ from rag.types import VERIFICATION_STRENGTH, Answer, Citation, GenerationReport,
 TRACE_SNIPPET_CHARS = 140
 
 _FLAG_LABELS: dict[Verification, str] = {"weak": "weak support", "unsupported": "not supported"}
-_MARKER = re.compile(r"\[(\d{1,3})\]")
 
 
 def escape(text: str) -> str:
@@ -40,11 +39,6 @@ def safe_model_text(text: str) -> str:
 def source_anchor(turn: int, n: int) -> str:
     """The id of passage ``n``'s card for answer ``turn`` (ids stay unique across a conversation)."""
     return f"t{turn}-src-{n}"
-
-
-def link_markers(escaped: str, turn: int) -> str:
-    """Turn ``[n]`` markers left in already-escaped text into links to the source cards."""
-    return _MARKER.sub(lambda m: _cite_link(turn, int(m.group(1))), escaped)
 
 
 def _cite_link(turn: int, n: int, weak: bool = False) -> str:
@@ -77,7 +71,8 @@ def render_streaming(text: str) -> str:
 
 
 def render_sentence(sentence: Sentence, turn: int) -> str:
-    text = link_markers(safe_model_text(sentence.text), turn)
+    # A sentence carries no markers (its citations are its own); a "[3]" in it is the document's footnote.
+    text = safe_model_text(sentence.text)
     if sentence.verification == "unsupported" or not sentence.citations:
         return f'<span class="rag-sentence rag-unsupported">{text}</span>{_flag("unsupported")}'
     weak = sentence.verification == "weak"

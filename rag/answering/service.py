@@ -68,8 +68,8 @@ class Assistant:
         self, settings: Settings, embedder: Embedder | None = None, generator: Generator | None = None
     ) -> None:
         # Every backend name is checked now, so that a wrong one fails at start, in one line.
-        embedders.check(settings)
-        generators.check(settings)
+        embedders.validate(settings)
+        generators.validate(settings)
         check_mode(settings.retrieval_mode)
         self.settings = settings
         self._embedder = embedder

@@ -124,14 +124,14 @@ def _backend(settings: Settings) -> EmbedderBackend:
     return choose(EMBEDDERS, backend_name(settings), "embedding_backend", also=("auto",))
 
 
-def check(settings: Settings) -> None:
+def validate(settings: Settings) -> None:
     """Refuse, in one line, a backend or precision that does not exist, before anything loads."""
     _backend(settings)
     check_precision(settings.embedding_precision)
 
 
 def make_embedder(settings: Settings) -> Embedder:
-    check(settings)
+    validate(settings)
     return _backend(settings).load(settings)
 
 
@@ -144,7 +144,7 @@ class LazyEmbedder:
     """Loads the model on first real use, so runs with nothing to embed stay fast."""
 
     def __init__(self, settings: Settings) -> None:
-        check(settings)
+        validate(settings)
         self._settings = settings
         self._loaded: Embedder | None = None
         self.name = embedder_name(settings)
@@ -193,7 +193,7 @@ __all__ = [
     "LazyEmbedder",
     "Vectors",
     "backend_name",
-    "check",
     "embedder_name",
     "make_embedder",
+    "validate",
 ]

@@ -18,9 +18,7 @@ def _extractive(settings: Settings) -> Generator:
 def _openai(settings: Settings) -> Generator:
     from rag.generators.openai_compatible import OpenAICompatibleGenerator
 
-    return OpenAICompatibleGenerator(
-        settings.llm_base_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout_seconds
-    )
+    return OpenAICompatibleGenerator.from_settings(settings)
 
 
 def _fake(settings: Settings) -> Generator:
@@ -37,7 +35,7 @@ GENERATORS: dict[str, Callable[[Settings], Generator]] = {
 }
 
 
-def check(settings: Settings) -> None:
+def validate(settings: Settings) -> None:
     """Refuse, in one line, an answer backend that does not exist."""
     choose(GENERATORS, settings.generator, "generator")
 
@@ -46,4 +44,4 @@ def make_generator(settings: Settings) -> Generator:
     return build(GENERATORS, settings.generator, "generator", settings)
 
 
-__all__ = ["GENERATORS", "Generator", "GeneratorUnavailableError", "check", "make_generator"]
+__all__ = ["GENERATORS", "Generator", "GeneratorUnavailableError", "make_generator", "validate"]

@@ -20,6 +20,7 @@ import re
 import threading
 from collections.abc import Generator, Iterator
 from dataclasses import replace
+from urllib.parse import urlsplit
 
 import httpx
 import openai
@@ -72,9 +73,10 @@ class OpenAICompatibleGenerator:
         context_tokens: int = Settings.llm_context_tokens,
     ) -> None:
         self.base_url = base_url.strip().rstrip("/")
-        if not self.base_url.startswith(("http://", "https://")):
+        if not self.base_url.startswith(("http://", "https://")) or not _has_valid_port(self.base_url):
             raise GeneratorUnavailableError(
-                f"The LLM server URL {base_url!r} must start with http:// or https:// (e.g. http://127.0.0.1:11434/v1)."
+                f"The LLM server URL {base_url!r} must start with http:// or https:// and name a host and a port "
+                "from 1 to 65535, if any (e.g. http://127.0.0.1:11434/v1)."
             )
         self.model = model
         self.timeout = timeout
@@ -300,3 +302,13 @@ def _model_ids(body: object) -> list[str]:
 def _has_model(models: list[str], model: str) -> bool:
     # Ollama lists "llama3.1:latest" and accepts "llama3.1" for it.
     return model in models or f"{model}:latest" in models
+
+
+def _has_valid_port(url: str) -> bool:
+    """Whether the URL has a host and, if it names a port, a number from 1 to 65535 ("host:abc" has none)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # what urlsplit says of "host:abc" or "host:99999"
+        return False
+    return bool(parts.hostname) and (port is None or port > 0)
