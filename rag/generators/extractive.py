@@ -4,19 +4,18 @@ Each sentence of the retrieved passages is scored by how much of the question
 it covers (terms weighted by their rarity among the candidate sentences, and,
 as in retrieval, half by stemmed words and half by 4-letter word pieces, so
 "labo" meets "laboratoire"), by whether it holds the kind of fact the
-question asks for (a number for "combien"/"how many", a time span for
-"combien de temps"/"how long", a year for "quand"/"when", a name for
-"qui"/"who"), and by its passage's rank. The best sentence is the answer,
-with a second one only when it is nearly as good and adds something; each is
-cited. When the best sentence lacks the fact and the next (or previous) one
-holds it, that one leads and the best follows as its context.
+question asks for (``rag.text.answer_types``: a reason, an amount of money, an
+age, a date, a count of what is counted...), and by its passage's rank. The
+best sentence is the answer, with a second one only when it is nearly as good
+and adds something; each is a quote, yielded as a ``Claim`` with its span.
+When the best sentence lacks the fact and the next (or previous) one holds
+it, that one leads and the best follows as its context.
 
 A question asking how many or how much is answered only by a sentence that
-states a quantity: when the best one states none, the documents do not hold
-the figure ("Combien vaut l'action Nvidia ?" over articles that name Nvidia
+states a figure of that kind: when the best one states none, the documents do
+not hold it ("Combien vaut l'action Nvidia ?" over articles that name Nvidia
 but never its share price), and the answer abstains.
 """
-
 from __future__ import annotations
 
 import math
@@ -184,7 +183,7 @@ def select(candidates: list[Candidate], kind: str | None = None, quantity: bool 
 
 
 def asks_quantity(question: str) -> bool:
-    """Whether the question asks for a figure (a count, an amount, an age, a distance)."""
+    """Whether the question asks for a figure without which nothing answers (a count, an amount of money)."""
     return expected_type(question) in FIGURES
 
 
