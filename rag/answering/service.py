@@ -1,4 +1,4 @@
-"""The one service the CLI, the UI and the tests call: retrieve, generate, cite.
+"""The one service the CLI, the UI, the integrations and the tests call: retrieve, generate, cite.
 
 ``Assistant`` owns the open index, the embedder and the answer backend. It
 re-opens the index when a new version is published, so a long-running app
@@ -10,21 +10,23 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from rag import embedders, generators
 from rag.answering.citing import abstain, cite
+from rag.answering.events import Done, Event, Retrieved, Token
 from rag.answering.followups import rewrite_followup
-from rag.embedders import Embedder, LazyEmbedder, backend_name
+from rag.answering.snapshot import Snapshot, open_snapshot
+from rag.embedders import Embedder, LazyEmbedder
 from rag.errors import UserError
 from rag.generators import Generator, GeneratorUnavailableError, make_generator
 from rag.generators.deadline import DeadlineExceeded, call_before, until
 from rag.generators.generation import GenerationCutError, report_of
 from rag.retrieval.base import Retrieval
-from rag.retrieval.hybrid import HybridRetriever, check_mode
+from rag.retrieval.hybrid import check_mode
 from rag.settings import Settings
-from rag.store.index import Index, IndexNotFoundError
+from rag.store.index import IndexNotFoundError
 from rag.store.versions import current_version
 from rag.text.language import detect_language
 from rag.types import Answer, Claim, GenerationReport, Hit
@@ -33,34 +35,6 @@ from rag.types import Answer, Claim, GenerationReport, Hit
 MAX_QUESTION_CHARS = 2000
 #: Passages retrieved for the trace and for ``rag eval`` (the answer uses ``top_k``).
 RETRIEVED = 10
-
-
-@dataclass(frozen=True)
-class Retrieved:
-    passages: list[Hit]
-    rewritten: str | None
-
-
-@dataclass(frozen=True)
-class Token:
-    text: str
-
-
-@dataclass(frozen=True)
-class Done:
-    answer: Answer
-
-
-Event = Retrieved | Token | Done
-
-
-@dataclass(frozen=True)
-class _Snapshot:
-    #: What CURRENT named when this snapshot was opened. Not always ``index.folder``: when the
-    #: published version is damaged, ``Index.open`` falls back to an older one.
-    published: Path
-    index: Index
-    retriever: HybridRetriever
 
 
 class Assistant:
@@ -78,7 +52,7 @@ class Assistant:
         # Held only while a version is opened, so that one thread opens it (hashing every
         # file) while the others keep answering from the snapshot they have.
         self._opening = threading.Lock()
-        self._snapshot: _Snapshot | None = None
+        self._snapshot: Snapshot | None = None
 
     @property
     def embedder(self) -> Embedder:
@@ -86,7 +60,7 @@ class Assistant:
             self._embedder = LazyEmbedder(self.settings)
         return self._embedder
 
-    def snapshot(self) -> _Snapshot:
+    def snapshot(self) -> Snapshot:
         """The current index version, re-opened if a newer one was published."""
         served = self._snapshot  # replaced whole, never changed: reading it needs no lock
         if served is not None:
@@ -104,29 +78,10 @@ class Assistant:
         finally:
             self._opening.release()
 
-    def _open(self, published: Path | None) -> _Snapshot:
-        index = Index.open(self.settings.index_dir)
-        # The same name under another backend is another vector space (e5 with or without its prefixes).
-        built = (
-            index.manifest.embedder.get("name"),
-            index.manifest.embedder.get("backend", backend_name(self.settings)),
-        )
-        wanted = (self.embedder.name, backend_name(self.settings))
-        if built != wanted:
-            index.close()
-            raise UserError(
-                f"The index was built with {built[0]} ({built[1]}) but the settings name {wanted[0]} ({wanted[1]}): "
-                "run `rag index` on your files to rebuild it."
-            )
-        if published is None or index.folder.name > published.name:
-            # Index.open read CURRENT again: a version published meanwhile is what it opened.
-            published = index.folder
-        retriever = HybridRetriever(
-            index, self.embedder, mode=self.settings.retrieval_mode, min_relevance=self.settings.min_relevance
-        )
-        return _Snapshot(published, index, retriever)
+    def _open(self, published: Path | None) -> Snapshot:
+        return open_snapshot(self.settings, self.embedder, published)
 
-    def _searchable(self) -> _Snapshot:
+    def _searchable(self) -> Snapshot:
         """The current snapshot, if it holds anything to search."""
         snapshot = self.snapshot()
         if len(snapshot.index) == 0:
@@ -138,7 +93,7 @@ class Assistant:
     def retrieve(self, query: str, k: int | None = None) -> Retrieval:
         return self._retrieve(self._searchable(), query, k or self.settings.top_k)
 
-    def _retrieve(self, snapshot: _Snapshot, query: str, k: int, language: str | None = None) -> Retrieval:
+    def _retrieve(self, snapshot: Snapshot, query: str, k: int, language: str | None = None) -> Retrieval:
         query = query.strip()
         if not query:
             raise UserError("The question is empty: type a question.")

@@ -1,0 +1,43 @@
+"""One opened index version and its retriever: what a request reads from start to end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.embedders import Embedder, backend_name
+from rag.errors import UserError
+from rag.retrieval.hybrid import HybridRetriever
+from rag.settings import Settings
+from rag.store.index import Index
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    #: What CURRENT named when this snapshot was opened. Not always ``index.folder``: when the
+    #: published version is damaged, ``Index.open`` falls back to an older one.
+    published: Path
+    index: Index
+    retriever: HybridRetriever
+
+
+def open_snapshot(settings: Settings, embedder: Embedder, published: Path | None) -> Snapshot:
+    """Open the index version CURRENT names (``published``), refusing one built by another embedder."""
+    index = Index.open(settings.index_dir)
+    # The same name under another backend is another vector space (e5 with or without its prefixes).
+    built = (
+        index.manifest.embedder.get("name"),
+        index.manifest.embedder.get("backend", backend_name(settings)),
+    )
+    wanted = (embedder.name, backend_name(settings))
+    if built != wanted:
+        index.close()
+        raise UserError(
+            f"The index was built with {built[0]} ({built[1]}) but the settings name {wanted[0]} ({wanted[1]}): "
+            "run `rag index` on your files to rebuild it."
+        )
+    if published is None or index.folder.name > published.name:
+        # Index.open read CURRENT again: a version published meanwhile is what it opened.
+        published = index.folder
+    retriever = HybridRetriever(index, embedder, mode=settings.retrieval_mode, min_relevance=settings.min_relevance)
+    return Snapshot(published, index, retriever)
