@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rag import embedders, generators
@@ -144,15 +144,14 @@ class Assistant:
         timings.update(retrieval.timings)
         passages = retrieval.hits[: self.settings.top_k]
         yield Retrieved(passages, rewritten)
+        turn = _Turn(question, language, retrieval, rewritten, timings, started)
         if failure is not None:
             # The backend just failed or timed out on the rewrite: asking it again would make
             # the user wait a second time for the same error.
-            yield Done(
-                self._instead(failure, None, question, language, passages, retrieval, rewritten, timings, started)
-            )
+            yield Done(self._instead(failure, None, turn, passages))
             return
         if not retrieval.relevant:
-            yield Done(abstain(question, language, retrieval.hits, rewritten, timings, started))
+            yield Done(turn.abstain())
             return
         claims: list[Claim] = []
         generation_started = time.perf_counter()
@@ -166,17 +165,13 @@ class Assistant:
         except (GeneratorUnavailableError, DeadlineExceeded) as error:
             timings["generation"] = time.perf_counter() - generation_started
             failure = self._late() if isinstance(error, DeadlineExceeded) else error
-            report = _with_cut(report_of(pieces), failure)
-            yield Done(
-                self._instead(failure, report, question, language, passages, retrieval, rewritten, timings, started)
-            )
+            yield Done(self._instead(failure, _with_cut(report_of(pieces), failure), turn, passages))
             return
         timings["generation"] = time.perf_counter() - generation_started
         report = report_of(pieces)
         # Only the passages the prompt held can support the answer; the others were never read.
         given = passages[: report.passages_given] if report else passages
-        answer = self._cited(question, language, claims, given, retrieval, rewritten, timings, started)
-        yield Done(replace(answer, generation=report))
+        yield Done(replace(self._cited(turn, claims, given), generation=report))
 
     def _late(self) -> GenerationCutError:
         seconds = self.settings.llm_answer_seconds
@@ -187,57 +182,38 @@ class Assistant:
         )
 
     def _instead(
-        self,
-        failure: GeneratorUnavailableError,
-        report: GenerationReport | None,
-        question: str,
-        language: str,
-        passages: list[Hit],
-        retrieval: Retrieval,
-        rewritten: str | None,
-        timings: dict[str, float],
-        started: float,
+        self, failure: GeneratorUnavailableError, report: GenerationReport | None, turn: _Turn, passages: list[Hit]
     ) -> Answer:
         """What a failed or cut answer gives: its one-line reason and the closest passages, or the offline answer."""
         report = replace(report or GenerationReport(), reason=str(failure))
         if self.settings.llm_fallback != "extractive" or self.generator.name == "extractive":
-            answer = _failed(failure, question, language, retrieval, rewritten, timings, started)
-            return replace(answer, generation=report)
+            failed = turn.abstain()
+            return replace(failed, error=str(failure), message=str(failure), generation=report)
         if self._offline is None:
             self._offline = make_generator(self.settings.replace(generator="extractive"))
-        claims = [p for p in self._offline.generate(question, passages, language) if isinstance(p, Claim)]
-        answer = self._cited(question, language, claims, passages, retrieval, rewritten, timings, started)
-        return replace(answer, generation=replace(report, fallback=True))
+        offline = self._offline.generate(turn.question, passages, turn.language)
+        claims = [piece for piece in offline if isinstance(piece, Claim)]
+        return replace(self._cited(turn, claims, passages), generation=replace(report, fallback=True))
 
-    def _cited(
-        self,
-        question: str,
-        language: str,
-        claims: list[Claim],
-        passages: list[Hit],
-        retrieval: Retrieval,
-        rewritten: str | None,
-        timings: dict[str, float],
-        started: float,
-    ) -> Answer:
+    def _cited(self, turn: _Turn, claims: list[Claim], passages: list[Hit]) -> Answer:
         """The generator's claims, each sentence checked against the passage it cites."""
         citing_started = time.perf_counter()
-        languages = list(dict.fromkeys([language, *(h.language for h in passages if h.language != "und")]))
+        languages = list(dict.fromkeys([turn.language, *(h.language for h in passages if h.language != "und")]))
         # The verifier compares embeddings only where the model reads every language
         # involved (rag.answering.verification); its lexical and fact checks always run.
-        sentences, citations = cite(claims, passages, languages, self.embedder, question)
-        timings["citation"] = time.perf_counter() - citing_started
+        sentences, citations = cite(claims, passages, languages, self.embedder, turn.question)
+        turn.timings["citation"] = time.perf_counter() - citing_started
         if not any(s.verification != "unsupported" for s in sentences):
-            return abstain(question, language, retrieval.hits, rewritten, timings, started)
-        timings["total"] = time.perf_counter() - started
+            return turn.abstain()
+        turn.timings["total"] = time.perf_counter() - turn.started
         return Answer(
-            question,
-            language,
+            turn.question,
+            turn.language,
             tuple(sentences),
             tuple(citations),
-            tuple(retrieval.hits),
-            rewritten_question=rewritten,
-            timings=timings,
+            tuple(turn.retrieval.hits),
+            rewritten_question=turn.rewritten,
+            timings=turn.timings,
         )
 
     def _rewrite(
@@ -261,22 +237,24 @@ class Assistant:
         return (rewritten if rewritten and rewritten != question else None), failure
 
 
+@dataclass(frozen=True)
+class _Turn:
+    """One question being answered: what each way of ending its answer needs."""
+
+    question: str
+    language: str
+    retrieval: Retrieval
+    rewritten: str | None
+    timings: dict[str, float]
+    started: float
+
+    def abstain(self) -> Answer:
+        """Say the documents do not answer, and show the closest passages."""
+        return abstain(self.question, self.language, self.retrieval.hits, self.rewritten, self.timings, self.started)
+
+
 def _with_cut(report: GenerationReport | None, failure: GeneratorUnavailableError) -> GenerationReport | None:
     """The report, saying why the answer was cut when it was (the generator records its own cuts)."""
     if not isinstance(failure, GenerationCutError):
         return report
     return replace(report or GenerationReport(), cut=failure.kind, reason=str(failure))
-
-
-def _failed(
-    error: GeneratorUnavailableError,
-    question: str,
-    language: str,
-    retrieval: Retrieval,
-    rewritten: str | None,
-    timings: dict[str, float],
-    started: float,
-) -> Answer:
-    """The backend's one-line error as the answer, with the retrieved passages still shown."""
-    answer = abstain(question, language, retrieval.hits, rewritten, timings, started)
-    return replace(answer, error=str(error), message=str(error))
