@@ -9,13 +9,13 @@ from rag.types import Answer, Chunk, Citation, Hit, Sentence
 from ui.render import (
     highlight,
     render_answer,
-    render_documents,
     render_sentence,
     render_source_card,
     render_sources,
     render_streaming,
     render_trace,
 )
+from ui.render_documents import render_documents
 
 HOSTILE = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
 PASSAGE = "Le musée a reçu 12 000 visiteurs en 2023. " + HOSTILE + " Il ferme le lundi."

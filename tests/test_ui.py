@@ -67,7 +67,7 @@ def test_question_is_answered_with_the_key_fact_cited_and_highlighted(app: tuple
 def test_uploaded_document_is_indexed_listed_and_cited(app: tuple[str, Settings], tmp_path: Path) -> None:
     article = tmp_path / "festival-lorient.md"
     article.write_text(f"# Festival interceltique de Lorient\n\n{LORIENT}\n", encoding="utf-8")
-    results, table, _choice, files = upload(app, article)
+    results, table, _choice, files, _removed = upload(app, article)
     assert "festival-lorient.md</span> — indexed" in results
     assert "Festival interceltique de Lorient" in table and files is None
     answer, sources = ask(app, "Combien de visiteurs le festival de Lorient a-t-il accueillis en 2024 ?")
@@ -103,8 +103,9 @@ def test_removing_a_document_takes_it_out_of_the_answers(app: tuple[str, Setting
     doc_id = next(d.doc_id for d in list_documents(app[1].index_dir) if d.title == "Port de Brest")
     session = client(app)
     session.predict(api_name="/documents")  # loads the dropdown's choices, as the page does
-    status, table, _choice = session.predict(doc_id, api_name="/remove_document")
+    status, table, _choice, results = session.predict(doc_id, api_name="/remove_document")
     assert "Removed “Port de Brest”" in status and "uploaded copy was deleted" in status
+    assert results == ""  # the upload's "✓ indexed" is not left beside it
     assert "Port de Brest" not in table
     _, sources = ask(app, "Combien d'escales de navires le port de Brest a-t-il accueillies en 2022 ?")
     assert "brest.md" not in sources

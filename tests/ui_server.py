@@ -33,14 +33,19 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def indexed_settings(root: Path, extra_files: dict[str, str] | None = None) -> tuple[Settings, LazyEmbedder]:
-    """Settings for a fresh index under ``root`` holding the seeds (and ``extra_files``), with the real model."""
+def indexed_settings(
+    root: Path, extra_files: dict[str, str] | None = None, embedder: Embedder | None = None
+) -> tuple[Settings, Embedder]:
+    """Settings for a fresh index under ``root`` holding the seeds (and ``extra_files``).
+
+    With the real model, unless ``embedder`` is given (the hashing one, where the model is not the point).
+    """
     corpus = root / "articles"
     shutil.copytree(SEEDS, corpus, ignore=shutil.ignore_patterns("*.jsonl"))
     for name, text in (extra_files or {}).items():
         (corpus / name).write_text(text, encoding="utf-8")
     settings = Settings(index_dir=root / "index", data_dir=root / "data")
-    embedder = LazyEmbedder(settings)
+    embedder = embedder or LazyEmbedder(settings)
     index_paths([corpus], settings, embedder)
     return settings, embedder
 

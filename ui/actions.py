@@ -23,12 +23,12 @@ from rag.indexing.uploads import delete_uploaded_copies, index_uploads
 from rag.settings import Settings
 from rag.store.index import IndexNotFoundError
 from rag.store.manifest import IndexCorruptError
-from ui.render import (
+from ui.render import render_context_budget, render_error
+from ui.render_documents import (
     document_choice,
-    render_context_budget,
     render_documents,
-    render_error,
     render_outcome,
+    render_removal_question,
     render_upload_results,
 )
 
@@ -100,6 +100,16 @@ def upload_documents(holder: AssistantHolder, files: list[str] | None, progress:
     except UserError as error:
         return (render_outcome(False, str(error)), *documents_view(holder), gr.skip())
     return (render_upload_results(results), *documents_view(holder), None)
+
+
+def confirm_removal(holder: AssistantHolder, doc_id: str | None) -> tuple[Any, ...]:
+    """(confirmation box shown or not, its question, status): removing asks first."""
+    if not doc_id:
+        return gr.update(visible=False), "", render_outcome(False, "Choose a document to remove.")
+    document = next((d for d in _documents(holder.current.settings) or [] if d.doc_id == doc_id), None)
+    if document is None:
+        return gr.update(visible=False), "", render_outcome(False, "That document is no longer indexed.")
+    return gr.update(visible=True), render_removal_question(document), ""
 
 
 def remove(holder: AssistantHolder, doc_id: str | None) -> tuple[Any, ...]:

@@ -66,6 +66,7 @@ class AssistantApp(gr.Blocks):
         defaults: dict[str, Any] = {
             "theme": style.theme(),
             "css": style.CSS,
+            "js": style.JS,
             "share": False,  # explicit: GRADIO_SHARE=true in the environment must not open a tunnel
             "max_file_size": self.max_file_bytes,  # refused by the upload route before it is stored
             "footer_links": ["api"],
@@ -100,7 +101,7 @@ def _chat_tab(holder: AssistantHolder) -> None:
                 label="Conversation",
                 show_label=False,
                 elem_id="rag-chat",
-                height=640,
+                height=640,  # on a phone, the CSS makes it follow the viewport
                 # The messages are HTML built by ui.render: no markdown (it would turn ![](url) into
                 # an image) and no LaTeX; Gradio's sanitiser stays on as a second line of defence.
                 render_markdown=False,
@@ -119,7 +120,8 @@ def _chat_tab(holder: AssistantHolder) -> None:
                 submit_btn="Ask",
                 lines=1,
                 max_lines=4,
-                autofocus=True,
+                # Focused by style.JS on wide screens only: autofocus scrolls a phone's header away.
+                autofocus=False,
             )
         with gr.Column(scale=2, min_width=320):
             sources = gr.HTML(
@@ -155,29 +157,53 @@ def _documents_tab(holder: AssistantHolder, demo: gr.Blocks) -> None:
         with gr.Column():
             gr.HTML('<div class="rag-section-title">Remove a document</div>', js_on_load=None)
             choice = gr.Dropdown(label="Document", choices=[], value=None)
-            remove_button = gr.Button("Remove", variant="stop")
+            remove_button = gr.Button("Remove…", variant="stop")
+            # Removing cannot be undone: the button only asks, this box does it.
+            with gr.Column(visible=False, elem_id="rag-remove-confirm") as confirm_box:
+                confirm_text = gr.HTML(js_on_load=None, elem_id="rag-remove-question")
+                with gr.Row():
+                    confirm_button = gr.Button("Yes, remove it", variant="stop", elem_id="rag-remove-yes")
+                    cancel_button = gr.Button("Cancel", variant="secondary", elem_id="rag-remove-cancel")
             removed = gr.HTML(label="Removal", js_on_load=None, elem_id="rag-remove-status")
 
     def upload(paths: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
-        return actions.upload_documents(holder, paths, progress)
+        # The removal's earlier message is cleared: only the latest action's result stays on screen.
+        return (*actions.upload_documents(holder, paths, progress), "")
+
+    def ask_removal(doc_id: str | None) -> tuple[Any, ...]:
+        return actions.confirm_removal(holder, doc_id)
 
     def remove(doc_id: str | None) -> tuple[Any, ...]:
-        return actions.remove(holder, doc_id)
+        return (*actions.remove(holder, doc_id), "", gr.update(visible=False))
+
+    def cancel() -> Any:
+        return gr.update(visible=False)
 
     def refresh() -> tuple[str, Any]:
         return actions.documents_view(holder)
 
     index_button.click(
-        upload, [files], [results, table, choice, files], api_name="upload", concurrency_id=WRITER, concurrency_limit=1
+        upload,
+        [files],
+        [results, table, choice, files, removed],
+        api_name="upload",
+        concurrency_id=WRITER,
+        concurrency_limit=1,
+        show_progress_on=[results],  # one progress bar, not one over each output
     )
     remove_button.click(
+        ask_removal, [choice], [confirm_box, confirm_text, removed], api_visibility="private", show_progress="hidden"
+    )
+    confirm_button.click(
         remove,
         [choice],
-        [removed, table, choice],
+        [removed, table, choice, results, confirm_box],
         api_name="remove_document",
         concurrency_id=WRITER,
         concurrency_limit=1,
+        show_progress_on=[removed],
     )
+    cancel_button.click(cancel, None, [confirm_box], api_visibility="private", show_progress="hidden")
     demo.load(refresh, None, [table, choice], api_name="documents")
 
 

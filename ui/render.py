@@ -16,8 +16,6 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from rag.generators.context import ContextBudget
-from rag.indexing.catalog import DocumentInfo
-from rag.indexing.uploads import UploadResult
 from rag.text.remote_content import strip_remote_content
 from rag.types import VERIFICATION_STRENGTH, Answer, Citation, GenerationReport, Hit, Sentence, Verification
 
@@ -273,53 +271,3 @@ def render_context_budget(budget: ContextBudget | None) -> str:
 def _snippet(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= TRACE_SNIPPET_CHARS else text[: TRACE_SNIPPET_CHARS - 1] + "…"
-
-
-def render_documents(documents: list[DocumentInfo]) -> str:
-    if not documents:
-        return '<p class="rag-note">No documents indexed yet: upload some below.</p>'
-    rows = "".join(
-        "<tr>"
-        f"<td>{escape(d.title)}</td><td>{escape(d.date or '—')}</td><td>{d.chunks}</td>"
-        f'<td><span class="rag-file" title="{escape(d.path)}">{escape(Path(d.path).name)}</span>'
-        f"{_aliases(d)}</td>"
-        "</tr>"
-        for d in sorted(documents, key=lambda d: d.title.casefold())
-    )
-    return (
-        f'<table class="rag-documents"><caption>{len(documents)} document{"s" if len(documents) != 1 else ""}'
-        "</caption><thead><tr><th>Title</th><th>Date</th><th>Chunks</th><th>File</th></tr></thead>"
-        f"<tbody>{rows}</tbody></table>"
-    )
-
-
-def _aliases(document: DocumentInfo) -> str:
-    if len(document.paths) < 2:
-        return ""
-    names = ", ".join(escape(Path(p).name) for p in document.paths[1:])
-    return f'<br><span class="rag-note">same content: {names}</span>'
-
-
-def document_choice(document: DocumentInfo) -> tuple[str, str]:
-    """(label, value) for the removal dropdown; the dropdown shows labels as plain text."""
-    return f"{document.title} — {Path(document.path).name}", document.doc_id
-
-
-def render_upload_results(results: list[UploadResult]) -> str:
-    """One line per uploaded file: what happened to it, and why when it was not indexed."""
-    if not results:
-        return ""
-    labels = {"indexed": "indexed", "updated": "updated", "unchanged": "unchanged", "skipped": "skipped"}
-    items = "".join(
-        f'<li><span class="{"rag-skip" if r.status == "skipped" else "rag-ok"}">'
-        f'{"✗" if r.status == "skipped" else "✓"}</span> <span class="rag-file">{escape(r.name)}</span>'
-        f" — {labels[r.status]}{': ' + escape(r.detail) if r.detail else ''}</li>"
-        for r in results
-    )
-    return f'<ul class="rag-results">{items}</ul>'
-
-
-def render_outcome(ok: bool, message: str) -> str:
-    """A one-line result of an action (saving settings, removing a document)."""
-    mark = '<span class="rag-ok">✓</span>' if ok else '<span class="rag-skip">✗</span>'
-    return f"<div>{mark} {escape(message)}</div>"

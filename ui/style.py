@@ -91,6 +91,29 @@ mark.rag-supported { background: #fde68a; color: #1f2937; padding: 0 2px; border
 mark.rag-weak { background: #fef3c7; color: #1f2937; padding: 0 2px; border-bottom: 2px dashed #d97706; }
 mark.rag-unsupported { background: #fee2e2; color: #1f2937; padding: 0 2px; }
 
+/* Long file names break anywhere rather than push the table past the screen's edge. */
+table.rag-documents .rag-file, details.rag-trace .rag-file { overflow-wrap: anywhere; word-break: break-word; }
+#rag-upload-results { min-height: 2.5em; }
+#rag-remove-confirm { border: 1px solid #fca5a5; border-radius: 8px; padding: 8px; }
+
+/* Phones: the chat leaves room for the question box and the first source, each trace row stacks
+   (numbers on one line, the passage under them), and the documents table drops nothing. */
+@media (max-width: 640px) {
+  #rag-chat { height: 46vh !important; min-height: 300px; }
+  #rag-header h1 { font-size: 1.2rem; }
+  #rag-header p { font-size: .85rem; }
+  details.rag-trace thead tr, details.rag-trace tbody tr {
+    display: grid; grid-template-columns: repeat(5, auto); column-gap: 4px;
+    border-bottom: 1px solid var(--border-color-primary);
+  }
+  details.rag-trace th, details.rag-trace td { border-width: 0 !important; padding: 2px 3px; }
+  details.rag-trace td:not(:last-child) { width: auto; }
+  details.rag-trace th:last-child { display: none; }
+  details.rag-trace td:last-child { grid-column: 1 / -1; }
+  table.rag-documents { font-size: .85em; }
+  table.rag-documents th, table.rag-documents td { padding: 5px 4px; }
+}
+
 table.rag-documents, details.rag-trace table, table.rag-documents tr, details.rag-trace tr {
   border-width: 0 !important;
 }
@@ -106,4 +129,41 @@ ul.rag-results { list-style: none; padding: 0; margin: 0; }
 ul.rag-results li { padding: 3px 0; }
 .rag-ok { color: #15803d; font-weight: 600; }
 .rag-skip { color: #b45309; font-weight: 600; }
+"""
+
+
+# Runs once when the page loads (launch(js=...)).
+JS = """
+() => {
+  // Gradio names each message after its content, which here is HTML: name it after its text,
+  // without the trace, so that a screen reader reads the answer and not its markup.
+  const plain = (element) => {
+    const label = element.getAttribute('aria-label') || '';
+    const colon = label.indexOf(': ');
+    if (colon < 0 || !label.includes('<')) return;
+    // Parsed into an inert document (nothing in it runs or loads), since the label can be set
+    // before the message itself is rendered.
+    const parsed = new DOMParser().parseFromString(label.slice(colon + 2), 'text/html').body;
+    parsed.querySelectorAll('details, .rag-copy').forEach((part) => part.remove());
+    element.setAttribute('aria-label', label.slice(0, colon + 2) + parsed.textContent.replace(/\\s+/g, ' ').trim());
+  };
+  const all = (root) => root.querySelectorAll && root.querySelectorAll('[aria-label*="<"]').forEach(plain);
+  new MutationObserver((records) => {
+    for (const record of records) {
+      if (record.type === 'attributes') plain(record.target);
+      else record.addedNodes.forEach(all);
+    }
+  }).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['aria-label'] });
+  all(document);
+  // Focus the question box on wide screens without scrolling the header away; on a phone,
+  // focusing would also open the keyboard over the page.
+  if (window.matchMedia('(min-width: 641px)').matches) {
+    const focus = (tries) => {
+      const box = document.querySelector('#rag-question textarea');
+      if (box) box.focus({ preventScroll: true });
+      else if (tries > 0) setTimeout(() => focus(tries - 1), 100);
+    };
+    focus(50);
+  }
+}
 """

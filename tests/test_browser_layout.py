@@ -1,0 +1,120 @@
+"""The page as a phone and a screen reader get it: Chromium at 390×844 and 1400×900.
+
+The hashing embedder stands in for the model: layout, labels and the Documents
+tab's flow are the point here, not which passage ranks first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from rag.embedders.fake import HashingEmbedder
+from tests.test_browser import ANSWER_TIMEOUT_MS, CHROMIUM, CHROMIUM_ARGS, ask
+from tests.ui_server import ALIBABA, indexed_settings, running_app
+
+pytestmark = pytest.mark.slow
+
+PHONE = {"width": 390, "height": 844}
+SCREEN = {"width": 1400, "height": 900}
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    settings, embedder = indexed_settings(tmp_path_factory.mktemp("layout"), embedder=HashingEmbedder())
+    with running_app(settings, embedder) as address:
+        yield address
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert CHROMIUM.is_file(), f"Chromium not found at {CHROMIUM} (see tests/test_browser.py)"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def opened(browser: Browser, url: str, viewport: dict[str, int]) -> Page:
+    page = browser.new_page(viewport=viewport)  # type: ignore[arg-type]
+    page.goto(url)
+    expect(page.locator("#rag-question textarea")).to_be_visible()
+    return page
+
+
+def no_horizontal_scrolling(page: Page) -> None:
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("viewport", [SCREEN, PHONE], ids=["1400", "390"])
+def test_messages_are_labelled_with_their_text_not_their_html(browser: Browser, url: str, viewport: dict) -> None:
+    page = opened(browser, url, viewport)
+    ask(page, ALIBABA)
+    expect(page.locator("#rag-chat .rag-answer a.rag-cite").first).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+    labels = page.locator("#rag-chat [aria-label*='message: ']")
+    expect(labels).to_have_count(2)
+    expect(labels.first).to_have_attribute("aria-label", f"user's message: {ALIBABA}")
+    answer = labels.last.get_attribute("aria-label") or ""
+    assert answer.startswith("bot's message: ") and "30 personnes" in answer and "[1]" in answer
+    assert "<" not in answer and "Trace" not in answer
+    page.close()
+
+
+def test_phone_layout_keeps_header_sources_trace_and_file_names_on_screen(browser: Browser, url: str) -> None:
+    page = opened(browser, url, PHONE)
+    # At load the page is at its top: the header and the tabs are in view, the keyboard not forced open.
+    assert page.evaluate("scrollY") == 0
+    expect(page.get_by_role("tab", name="Documents")).to_be_in_viewport()
+    ask(page, ALIBABA)
+    expect(page.locator("#rag-sources .rag-source").first).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+    page.evaluate("scrollTo(0, 0)")
+    # The chat follows the viewport: the first source starts on the first screen.
+    assert page.locator("#rag-sources").bounding_box()["y"] < PHONE["height"]  # type: ignore[index]
+    page.locator("#rag-chat details.rag-trace summary").last.click()
+    passage = page.locator("#rag-chat details.rag-trace tbody td:last-child").first
+    expect(passage).to_be_visible()
+    assert passage.bounding_box()["width"] > 250  # type: ignore[index]  # stacked under the numbers, not crushed
+    no_horizontal_scrolling(page)
+    page.get_by_role("tab", name="Documents").click()
+    table = page.locator("#rag-documents table")
+    expect(table).to_be_visible()
+    box = table.bounding_box()
+    assert box and box["x"] + box["width"] <= PHONE["width"]
+    for cell in page.locator("#rag-documents td:last-child").all():
+        cell_box = cell.bounding_box()
+        assert cell_box and cell_box["x"] + cell_box["width"] <= PHONE["width"], "the File column is cut off"
+    no_horizontal_scrolling(page)
+    page.close()
+
+
+def test_remove_asks_first_and_leaves_only_its_own_message(browser: Browser, url: str, tmp_path: Path) -> None:
+    article = tmp_path / "port-brest.md"
+    article.write_text("# Port de Brest\n\nLe port de Brest a accueilli 4 200 escales en 2022.\n", encoding="utf-8")
+    page = opened(browser, url, SCREEN)
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#rag-documents").get_by_text("Port de Brest").wait_for(state="detached")
+    page.locator("input[type=file]").set_input_files(str(article))
+    page.get_by_role("button", name="Index these files").click()
+    results = page.locator("#rag-upload-results")
+    expect(results).to_contain_text("port-brest.md — indexed", timeout=ANSWER_TIMEOUT_MS)
+    expect(page.locator("#rag-documents")).to_contain_text("Port de Brest")
+
+    page.get_by_label("Document").click()
+    page.get_by_role("option", name="Port de Brest — port-brest.md").click()
+    page.get_by_role("button", name="Remove…").click()
+    question = page.locator("#rag-remove-question")
+    expect(question).to_contain_text("Remove “Port de Brest” (port-brest.md")
+    page.get_by_role("button", name="Cancel").click()
+    expect(question).to_be_hidden()
+    expect(page.locator("#rag-documents")).to_contain_text("Port de Brest")  # nothing removed
+
+    page.get_by_role("button", name="Remove…").click()
+    page.get_by_role("button", name="Yes, remove it").click()
+    expect(page.locator("#rag-remove-status")).to_contain_text("Removed “Port de Brest”")
+    expect(page.locator("#rag-documents")).not_to_contain_text("Port de Brest")
+    expect(results).not_to_contain_text("indexed")  # the upload's message does not linger
+    expect(question).to_be_hidden()
+    page.close()
