@@ -12,9 +12,11 @@ from ui.render import (
     render_sentence,
     render_source_card,
     render_sources,
+    render_stopped,
     render_streaming,
     render_trace,
 )
+from ui.render_copy import plain_answer, render_copy
 from ui.render_documents import render_documents
 
 HOSTILE = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
@@ -158,3 +160,22 @@ def test_an_answer_quoted_in_another_language_than_the_question_says_so() -> Non
     assert "Quoted from your documents, which are in French." in render_answer(asked, turn=1)
     french = render_answer(answer(sentence, (cited,), question="Combien de visiteurs le musée a-t-il reçus ?"), turn=1)
     assert "Quoted from" not in french
+
+
+def test_copy_is_the_answer_as_plain_text_with_numbered_sources_and_inert_html() -> None:
+    h = hit(page=3)
+    cited = citation(h, "12 000 visiteurs en 2023")
+    shown = answer((Sentence("Le musée a reçu 12 000 visiteurs en 2023.", (1,), "supported"),), (cited,))
+    text = plain_answer(shown)
+    assert (
+        text == (f"{shown.text}\n\nSources:\n[1] Musée {HOSTILE} (2024-05) — a<b>.md, page 3") and "[1]" in shown.text
+    )
+    block = render_copy(shown)
+    no_live_markup(block)
+    assert "&lt;script&gt;" in block and '<button type="button" class="rag-copy-button">Copy answer</button>' in block
+
+
+def test_a_stopped_answer_keeps_its_text_escaped_and_says_it_was_not_checked() -> None:
+    rendered = render_stopped("Le musée " + HOSTILE)
+    no_live_markup(rendered)
+    assert "rag-stopped" in rendered and "Stopped." in rendered and "not checked" in rendered

@@ -16,7 +16,16 @@ from rag.generators import GENERATORS
 from rag.settings import Settings
 from ui import actions, style
 from ui.actions import MAX_TOP_K, AssistantHolder
-from ui.chat import Conversation, Update, chat_turn, new_conversation, sources_of
+from ui.chat import (
+    Conversation,
+    Update,
+    chat_turn,
+    edit_last,
+    new_conversation,
+    regenerate,
+    sources_of,
+    stopped,
+)
 from ui.render import empty_sources
 
 TITLE = "Research assistant"
@@ -114,6 +123,7 @@ def _chat_tab(holder: AssistantHolder) -> None:
                 placeholder="<b>Ask a question about your documents.</b><br>Answers quote and cite the passages.",
             )
             question = gr.Textbox(
+                label="Question",  # its accessible name; not shown
                 show_label=False,
                 placeholder="Ask a question about your documents…",
                 elem_id="rag-question",
@@ -123,6 +133,10 @@ def _chat_tab(holder: AssistantHolder) -> None:
                 # Focused by style.JS on wide screens only: autofocus scrolls a phone's header away.
                 autofocus=False,
             )
+            with gr.Row(elem_id="rag-chat-controls"):
+                new_button = gr.Button("New chat", size="sm", variant="secondary", elem_id="rag-new-chat")
+                regenerate_button = gr.Button("Regenerate", size="sm", variant="secondary", elem_id="rag-regenerate")
+                edit_button = gr.Button("Edit last question", size="sm", variant="secondary", elem_id="rag-edit")
         with gr.Column(scale=2, min_width=320):
             sources = gr.HTML(
                 empty_sources(), label="Sources", elem_id="rag-sources", js_on_load=SCROLL_TO_MARK, max_height=760
@@ -132,17 +146,40 @@ def _chat_tab(holder: AssistantHolder) -> None:
         # The assistant is looked up per question, so saved settings apply from the next one.
         yield from chat_turn(holder.current, text, state)
 
-    question.submit(
-        ask,
-        [question, conversation],
-        [chatbot, sources, question, conversation],
-        api_name="ask",
-        concurrency_id="answer",
-        show_progress="hidden",
+    def again(state: Conversation) -> Iterator[Update]:
+        yield from regenerate(holder.current, state)
+
+    outputs = [chatbot, sources, question, conversation]
+    # Quick changes of the page itself, outside the queue. While an answer is written, Ask becomes Stop.
+    instant: dict[str, Any] = {"api_visibility": "private", "queue": False, "show_progress": "hidden"}
+    asked = question.submit(_stop_button, None, [question], **instant).then(
+        ask, [question, conversation], outputs, api_name="ask", **ANSWERING
     )
+    redone = regenerate_button.click(_stop_button, None, [question], **instant).then(
+        again, [conversation], outputs, api_name="regenerate", **ANSWERING
+    )
+    for event in (asked, redone):
+        event.then(_ask_button, None, [question], **instant)
+    question.stop(None, None, None, cancels=[asked, redone], **instant).then(
+        stopped, [conversation], [chatbot, conversation], **instant
+    )
+    edit_button.click(edit_last, [conversation], [question, conversation], **instant)
     chatbot.select(sources_of, [conversation], [sources], api_visibility="private", show_progress="hidden")
-    # The Chatbot's own bin icon starts a new conversation: the server-side state must follow.
+    # New chat and the Chatbot's own bin both start a new conversation: the server-side state follows.
+    new_button.click(new_conversation, None, [chatbot, sources, conversation], api_visibility="private")
     chatbot.clear(new_conversation, None, [chatbot, sources, conversation], api_visibility="private")
+
+
+#: How the answering events run: one queue for answers, no progress overlay (the chat shows its own).
+ANSWERING: dict[str, Any] = {"concurrency_id": "answer", "show_progress": "hidden"}
+
+
+def _stop_button() -> Any:
+    return gr.Textbox(submit_btn=False, stop_btn="Stop")
+
+
+def _ask_button() -> Any:
+    return gr.Textbox(submit_btn="Ask", stop_btn=False)
 
 
 def _documents_tab(holder: AssistantHolder, demo: gr.Blocks) -> None:

@@ -2,6 +2,7 @@
 
 The conversation lives in server-side state, never read back from the
 browser: the Chatbot only displays HTML that ``ui.render`` produced.
+Regenerate, edit and stop work on the last exchange only, as in other chat apps.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from ui.render import (
     render_question,
     render_sources,
     render_status,
+    render_stopped,
     render_streaming,
 )
+from ui.render_copy import render_copy
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +39,38 @@ Message = dict[str, str]
 
 
 @dataclass
+class Exchange:
+    """One question and what became of it."""
+
+    question: str  # as typed, for regenerate and edit
+    #: The question as searched and what the answer says, once answered (follow-ups read them).
+    resolved: str | None = None
+    said: str = ""
+    #: The text streamed so far, kept if the user stops the answer.
+    partial: str = ""
+
+
+@dataclass
 class Conversation:
-    #: What the Chatbot shows, as safe HTML.
+    #: What the Chatbot shows, as safe HTML: a question and its answer for each exchange.
     messages: list[Message] = field(default_factory=list)
-    #: (question, answer text) pairs, so that follow-up questions can be understood.
-    turns: list[tuple[str, str]] = field(default_factory=list)
+    exchanges: list[Exchange] = field(default_factory=list)
     #: Sources panel of each answer, by the answer's message index (clicking an answer shows them again).
     sources: dict[int, str] = field(default_factory=dict)
+    #: The next question replaces the last exchange (set by "Edit last question").
+    editing: bool = False
+
+    def history(self) -> list[tuple[str, str]]:
+        """(question, answer) pairs of the answered exchanges, so that follow-up questions can be understood."""
+        return [(e.resolved, e.said) for e in self.exchanges if e.resolved is not None]
+
+    def drop_last(self) -> Exchange | None:
+        """Take the last exchange (and its messages and sources) out of the conversation."""
+        if not self.exchanges:
+            return None
+        del self.messages[-2:]
+        self.sources.pop(len(self.messages) + 1, None)
+        return self.exchanges.pop()
 
 
 #: (chatbot messages, sources panel, question box, conversation state)
@@ -55,7 +83,13 @@ def chat_turn(assistant: Assistant, question: str, conversation: Conversation) -
     if not question:
         yield list(conversation.messages), gr.skip(), gr.skip(), conversation
         return
-    turn = len(conversation.turns) + 1
+    if conversation.editing:  # the edited question replaces the one it was taken from
+        conversation.editing = False
+        conversation.drop_last()
+    history = conversation.history()
+    exchange = Exchange(question)
+    conversation.exchanges.append(exchange)
+    turn = len(conversation.exchanges)
     messages = conversation.messages
     messages.append({"role": "user", "content": render_question(question)})
     messages.append({"role": "assistant", "content": render_status("Searching your documents…")})
@@ -63,14 +97,13 @@ def chat_turn(assistant: Assistant, question: str, conversation: Conversation) -
     yield list(messages), gr.skip(), "", conversation
     answer: Answer | None = None
     try:
-        pieces: list[str] = []
-        for event in assistant.stream(question, list(conversation.turns)):
+        for event in assistant.stream(question, history):
             if isinstance(event, Retrieved):
                 searched = f" (searched as “{event.rewritten}”)" if event.rewritten else ""
                 messages[-1]["content"] = render_status(f"Reading {len(event.passages)} passages{searched}…")
             elif isinstance(event, Token):
-                pieces.append(event.text)
-                messages[-1]["content"] = render_streaming("".join(pieces))
+                exchange.partial += event.text
+                messages[-1]["content"] = render_streaming(exchange.partial)
             elif isinstance(event, Done):
                 answer = event.answer
                 continue
@@ -85,12 +118,41 @@ def chat_turn(assistant: Assistant, question: str, conversation: Conversation) -
     if answer is None:
         yield list(messages), gr.skip(), gr.skip(), conversation
         return
-    messages[-1]["content"] = render_answer(answer, turn)
+    messages[-1]["content"] = render_answer(answer, turn) + render_copy(answer)
     panel = render_sources(answer, turn)
     # The resolved question, so that a follow-up to a follow-up still knows the topic.
-    conversation.turns.append((answer.rewritten_question or question, answer.said))
+    exchange.resolved, exchange.said = answer.rewritten_question or question, answer.said
     conversation.sources[len(messages) - 1] = panel
     yield list(messages), panel, gr.skip(), conversation
+
+
+def regenerate(assistant: Assistant, conversation: Conversation) -> Iterator[Update]:
+    """Answer the last question again, in place of its answer."""
+    conversation.editing = False
+    last = conversation.drop_last()
+    if last is None:
+        yield list(conversation.messages), gr.skip(), gr.skip(), conversation
+        return
+    yield from chat_turn(assistant, last.question, conversation)
+
+
+def edit_last(conversation: Conversation) -> tuple[Any, Conversation]:
+    """Put the last question back in the box; sending it replaces the last exchange."""
+    if not conversation.exchanges:
+        return gr.skip(), conversation
+    conversation.editing = True
+    return conversation.exchanges[-1].question, conversation
+
+
+def stopped(conversation: Conversation) -> tuple[list[Message], Conversation]:
+    """After Stop: the unfinished answer keeps what was written, marked as stopped and unchecked."""
+    last = conversation.exchanges[-1] if conversation.exchanges else None
+    unfinished = conversation.messages and any(
+        mark in conversation.messages[-1]["content"] for mark in ("rag-status", "rag-streaming")
+    )
+    if last is not None and last.resolved is None and unfinished:
+        conversation.messages[-1]["content"] = render_stopped(last.partial)
+    return list(conversation.messages), conversation
 
 
 def sources_of(conversation: Conversation, selected: gr.SelectData) -> Any:

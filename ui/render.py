@@ -68,6 +68,15 @@ def render_streaming(text: str) -> str:
     return f'<div class="rag-answer rag-streaming">{_paragraphs(safe_model_text(text))}</div>'
 
 
+def render_stopped(text: str) -> str:
+    """An answer the user stopped: what was written so far, never checked against the passages."""
+    written = _paragraphs(safe_model_text(text)) if text.strip() else ""
+    return (
+        f'<div class="rag-answer rag-stopped">{written}'
+        '<p class="rag-note">Stopped. This unfinished answer was not checked against your documents.</p></div>'
+    )
+
+
 def render_sentence(sentence: Sentence, turn: int) -> str:
     # A sentence carries no markers (its citations are its own); a "[3]" in it is the document's footnote.
     text = safe_model_text(sentence.text)

@@ -91,6 +91,17 @@ mark.rag-supported { background: #fde68a; color: #1f2937; padding: 0 2px; border
 mark.rag-weak { background: #fef3c7; color: #1f2937; padding: 0 2px; border-bottom: 2px dashed #d97706; }
 mark.rag-unsupported { background: #fee2e2; color: #1f2937; padding: 0 2px; }
 
+.rag-copy { margin-top: .4em; }
+.rag-copy-text { display: none; }
+button.rag-copy-button {
+  font-size: .8em; padding: 1px 10px; border-radius: 6px; cursor: pointer;
+  border: 1px solid var(--border-color-primary); background: var(--background-fill-primary);
+  color: var(--body-text-color);
+}
+#rag-chat-controls { gap: 6px; }
+#rag-chat-controls button { min-width: 0; }
+:focus-visible { outline: 2px solid var(--color-accent) !important; outline-offset: 2px; }
+
 /* Long file names break anywhere rather than push the table past the screen's edge. */
 table.rag-documents .rag-file, details.rag-trace .rag-file { overflow-wrap: anywhere; word-break: break-word; }
 #rag-upload-results { min-height: 2.5em; }
@@ -155,6 +166,28 @@ JS = """
     }
   }).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['aria-label'] });
   all(document);
+  // Copy: the answer as plain text with its numbered sources, kept beside the button as text.
+  document.addEventListener('click', (event) => {
+    const button = event.target.closest && event.target.closest('.rag-copy-button');
+    if (!button) return;
+    event.stopPropagation();
+    const text = button.parentElement.querySelector('.rag-copy-text').textContent;
+    const done = () => {
+      button.textContent = 'Copied';
+      setTimeout(() => { button.textContent = 'Copy answer'; }, 1500);
+    };
+    const fallback = () => {  // plain http on another host offers no clipboard API
+      const area = document.createElement('textarea');
+      area.value = text;
+      document.body.appendChild(area);
+      area.select();
+      document.execCommand('copy');
+      area.remove();
+      done();
+    };
+    if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(text).then(done, fallback);
+    else fallback();
+  }, true);
   // Focus the question box on wide screens without scrolling the header away; on a phone,
   // focusing would also open the keyboard over the page.
   if (window.matchMedia('(min-width: 641px)').matches) {

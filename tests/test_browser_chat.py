@@ -1,0 +1,132 @@
+"""The chat's controls in Chromium: copy, regenerate, edit the last question, new chat, stop.
+
+The hashing embedder stands in for the model; Stop is tried on a slow
+scripted LLM server (tests/llm_server.py), since the offline answer is instant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from gradio_client import Client
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from rag.embedders.fake import HashingEmbedder
+from tests.llm_server import FakeLLMServer
+from tests.test_browser import ANSWER_TIMEOUT_MS, CHROMIUM, CHROMIUM_ARGS, ask
+from tests.ui_server import ALIBABA, ALIBABA_SOURCE, indexed_settings, running_app
+
+pytestmark = pytest.mark.slow
+
+SCREEN = {"width": 1400, "height": 900}
+PHONE = {"width": 390, "height": 844}
+CLOSED = "Quel laboratoire Alibaba a-t-il fermé ?"
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    settings, embedder = indexed_settings(tmp_path_factory.mktemp("chat"), embedder=HashingEmbedder())
+    with running_app(settings, embedder) as address:
+        yield address
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert CHROMIUM.is_file(), f"Chromium not found at {CHROMIUM} (see tests/test_browser.py)"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def opened(browser: Browser, url: str, viewport: dict[str, int] = SCREEN) -> Page:
+    context = browser.new_context(viewport=viewport, permissions=["clipboard-read", "clipboard-write"])  # type: ignore[arg-type]
+    page = context.new_page()
+    page.goto(url)
+    expect(page.locator("#rag-question textarea")).to_be_visible()
+    return page
+
+
+def answered(page: Page, count: int) -> None:
+    expect(page.locator("#rag-chat .rag-answer:not(.rag-streaming) a.rag-cite").first).to_be_visible(
+        timeout=ANSWER_TIMEOUT_MS
+    )
+    expect(page.locator("#rag-chat .rag-copy")).to_have_count(count, timeout=ANSWER_TIMEOUT_MS)
+
+
+@pytest.mark.parametrize("viewport", [SCREEN, PHONE], ids=["1400", "390"])
+def test_copy_puts_the_answer_and_its_numbered_sources_on_the_clipboard(
+    browser: Browser, url: str, viewport: dict
+) -> None:
+    page = opened(browser, url, viewport)
+    ask(page, ALIBABA)
+    answered(page, 1)
+    expect(page.locator("#rag-chat").get_by_role("button", name="Copy answer")).to_be_visible()
+    button = page.locator("#rag-chat .rag-copy-button")  # its name changes to "Copied"
+    button.focus()
+    page.keyboard.press("Enter")  # reachable by keyboard
+    expect(button).to_have_text("Copied")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    first, _, sources = copied.partition("\n\nSources:\n")
+    assert "30 personnes" in first and "[1]" in first and "<" not in copied
+    assert sources.startswith("[1] ") and ALIBABA_SOURCE in sources
+    page.context.close()
+
+
+def test_regenerate_edit_and_new_chat(browser: Browser, url: str) -> None:
+    page = opened(browser, url)
+    ask(page, CLOSED)
+    answered(page, 1)
+    ask(page, "Et combien de personnes y travaillaient ?")
+    answered(page, 2)
+    questions = page.locator("#rag-chat .rag-question")
+
+    page.get_by_role("button", name="Regenerate").click()  # the last answer again, in its place
+    expect(page.locator("#rag-chat .rag-status")).to_have_count(0, timeout=ANSWER_TIMEOUT_MS)
+    answered(page, 2)
+    expect(questions).to_have_count(2)
+    expect(page.locator("#rag-chat .rag-answer").last).to_contain_text("30")  # still read as a follow-up
+
+    page.get_by_role("button", name="Edit last question").click()
+    box = page.locator("#rag-question textarea")
+    expect(box).to_have_value("Et combien de personnes y travaillaient ?")
+    box.fill("Et depuis quand ?")
+    box.press("Enter")
+    expect(questions.last).to_have_text("Et depuis quand ?", timeout=ANSWER_TIMEOUT_MS)
+    expect(questions).to_have_count(2)  # replaced, not added
+    answered(page, 2)
+    expect(page.locator("#rag-chat .rag-answer").last).to_contain_text("2017")
+
+    page.get_by_role("button", name="New chat").click()
+    expect(questions).to_have_count(0)
+    expect(page.locator("#rag-sources")).to_contain_text("Sources of the answer appear here.")
+    page.context.close()
+
+
+def test_stop_ends_a_streaming_llm_answer_and_keeps_what_was_written(browser: Browser, url: str) -> None:
+    # Words that never repeat, so that the generator's loop guard lets the answer run.
+    words = ["Environ ", "30 ", "personnes ", "y ", "travaillaient. "] + [f"m{i:04d} " for i in range(600)]
+    settings = Client(url, verbose=False)
+    with FakeLLMServer(script="".join(words), chunk_delay_seconds=0.05) as llm:
+        try:
+            assert "Saved." in settings.predict("openai", llm.url, "test-model", "", 4, api_name="/save_settings")
+            page = opened(browser, url)
+            ask(page, ALIBABA)
+            streaming = page.locator("#rag-chat .rag-streaming")
+            expect(streaming).to_contain_text("30 personnes", timeout=ANSWER_TIMEOUT_MS)
+            stop = page.locator("#rag-question").get_by_role("button", name="Stop")
+            stop.click()
+            stopped = page.locator("#rag-chat .rag-stopped")
+            expect(stopped).to_contain_text("Stopped.")
+            expect(stopped).to_contain_text("30 personnes")
+            expect(page.locator("#rag-question").get_by_role("button", name="Ask")).to_be_visible()
+            served = len(llm.requests)
+            # The next question is answered as usual.
+            settings.predict("extractive", "", "", "", 5, api_name="/save_settings")
+            ask(page, ALIBABA)
+            answered(page, 1)
+            assert len(llm.requests) == served
+            page.context.close()
+        finally:
+            settings.predict("extractive", "", "", "", 5, api_name="/save_settings")
