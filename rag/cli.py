@@ -153,7 +153,16 @@ def _print_answer(answer: Answer) -> None:
         quote = " ".join(citation.span_text.split()) if citation else _excerpt(hit.chunk.text)
         mark = f" ({citation.verification})" if citation and citation.verification != "supported" else ""
         print(f"[{n}] {_shown(hit.title)} ({hit.date or 'no date'}) — {_where(hit)}")
-        print(f"    « {_shown(quote)} »{mark}")
+        print(f"    {_quoted(_shown(quote))}{mark}")
+
+
+#: Opening quote marks: a sentence that opens with one already shows where its quote starts.
+OPENING_QUOTES = "«“\"‘'„"
+
+
+def _quoted(text: str) -> str:
+    """``text`` between « », unless it is itself a quotation (« « Après… » » reads as a typo)."""
+    return text if text[:1] in OPENING_QUOTES else f"« {text} »"
 
 
 def _where(hit: Hit) -> str:
@@ -218,6 +227,13 @@ def cmd_mcp(args: argparse.Namespace, settings: Settings) -> int:
     return OK
 
 
+def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.integrations.openai_api import serve
+
+    serve(settings, args.host, args.port)
+    return OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rag", description="Answer questions from your own articles, with cited sources."
@@ -249,7 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.set_defaults(run=cmd_eval)
 
     sources = add("sources", "List the indexed documents.")
-    sources.add_argument("--json", action="store_true")
+    sources.add_argument(
+        "--json", action="store_true", help="print the documents (title, date, path, paths, chunks) as a JSON list"
+    )
     sources.set_defaults(run=cmd_sources)
 
     serve = add("serve", "Start the web app: chat, documents, settings. Indexes nothing by itself.")
@@ -259,6 +277,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     mcp = add("mcp", "Serve search, cited answers and the documents to MCP clients, on stdin/stdout.")
     mcp.set_defaults(run=cmd_mcp)
+
+    api = add("api", "Serve cited answers through an OpenAI-compatible API (/v1/chat/completions, /v1/models).")
+    api.add_argument("--host", help="address to listen on (default: 127.0.0.1, or $RAG_HOST)")
+    api.add_argument("--port", type=int, help="port to listen on (default: 7861; 0 for any free port)")
+    api.set_defaults(run=cmd_api)
     return parser
 
 
