@@ -16,6 +16,7 @@ states a figure of that kind: when the best one states none, the documents do
 not hold it ("Combien vaut l'action Nvidia ?" over articles that name Nvidia
 but never its share price), and the answer abstains.
 """
+
 from __future__ import annotations
 
 import math
