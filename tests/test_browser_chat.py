@@ -130,3 +130,25 @@ def test_stop_ends_a_streaming_llm_answer_and_keeps_what_was_written(browser: Br
             page.context.close()
         finally:
             settings.predict("extractive", "", "", "", 5, api_name="/save_settings")
+
+
+@pytest.mark.parametrize("viewport", [SCREEN, PHONE], ids=["1400", "390"])
+def test_citation_shows_its_span_on_hover_and_focus_and_sources_name_their_question(
+    browser: Browser, url: str, viewport: dict
+) -> None:
+    page = opened(browser, url, viewport)
+    ask(page, ALIBABA)
+    answered(page, 1)
+    expect(page.locator("#rag-sources .rag-sources-for")).to_have_text(f"for “{ALIBABA}”")
+    link = page.locator("#rag-chat a.rag-cite").first
+    tip = page.locator("#rag-chat .rag-cite-tip").first
+    expect(tip).to_be_hidden()
+    link.hover()
+    expect(tip).to_be_visible()
+    expect(tip).to_contain_text("30 personnes")
+    page.mouse.move(0, 0)
+    expect(tip).to_be_hidden()
+    link.focus()  # the keyboard gets the same
+    expect(tip).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    page.context.close()

@@ -179,3 +179,29 @@ def test_a_stopped_answer_keeps_its_text_escaped_and_says_it_was_not_checked() -
     rendered = render_stopped("Le musée " + HOSTILE)
     no_live_markup(rendered)
     assert "rag-stopped" in rendered and "Stopped." in rendered and "not checked" in rendered
+
+
+def test_sources_panel_is_titled_with_its_question_and_each_citation_carries_its_span() -> None:
+    h = hit()
+    cited = citation(h, "12 000 visiteurs en 2023")
+    final = answer(
+        (Sentence("Le musée a reçu 12 000 visiteurs en 2023.", (1,), "supported"),),
+        (cited,),
+        question="Combien de visiteurs <b>?",
+    )
+    sources = render_sources(final, turn=2)
+    assert '<p class="rag-sources-for">for “Combien de visiteurs &lt;b&gt;?”</p>' in sources
+    rendered = render_answer(final, turn=2)
+    no_live_markup(rendered)
+    tip = re.search(r'<span class="rag-cite-tip">(.*?)</span></span>', rendered)
+    assert tip and "« 12 000 visiteurs en 2023 »" in tip.group(1) and "Musée &lt;script&gt;" in tip.group(1)
+    assert '<a class="rag-cite" href="#t2-src-1">[1]</a>' in rendered
+
+
+def test_a_document_title_line_is_not_repeated_under_the_cards_title() -> None:
+    text = "# Port de Brest\n\nLe port a accueilli 4 200 escales en 2022."
+    first = Hit(Chunk("doc2", 0, len(text), text), 0.1, "/uploads/brest.md", "Port de Brest")
+    card = render_source_card(1, first, [], turn=1)
+    assert card.count("Port de Brest") == 1 and "<p>Le port a accueilli" in card
+    cited = Citation(1, first, 0, 15)  # a span in the title line keeps it
+    assert "<mark" in render_source_card(1, first, [cited], turn=1).split("rag-passage")[1]

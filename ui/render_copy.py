@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rag.types import Answer
-from ui.render import escape
+from ui.html import escape
 
 
 def plain_answer(answer: Answer) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from rag.indexing.catalog import DocumentInfo
 from rag.indexing.uploads import UploadResult
-from ui.render import escape
+from ui.html import escape
 
 
 def render_documents(documents: list[DocumentInfo]) -> str:

@@ -91,6 +91,16 @@ mark.rag-supported { background: #fde68a; color: #1f2937; padding: 0 2px; border
 mark.rag-weak { background: #fef3c7; color: #1f2937; padding: 0 2px; border-bottom: 2px dashed #d97706; }
 mark.rag-unsupported { background: #fee2e2; color: #1f2937; padding: 0 2px; }
 
+/* The tip spans its paragraph, just above it: a link near either edge of the chat never pushes it out. */
+.rag-answer p { position: relative; }
+.rag-cite-tip {
+  display: none; position: absolute; left: 0; right: 0; bottom: calc(100% + 4px); z-index: 30;
+  padding: 6px 8px; border-radius: 6px; font-size: .82rem; line-height: 1.4;
+  font-weight: 400; background: var(--background-fill-primary); color: var(--body-text-color);
+  border: 1px solid var(--border-color-primary); box-shadow: 0 2px 8px rgba(0, 0, 0, .15); white-space: normal;
+}
+.rag-cite-wrap:hover .rag-cite-tip, .rag-cite-wrap:focus-within .rag-cite-tip { display: block; }
+.rag-sources-for { margin: -.4em 0 .6em; font-size: .9em; color: var(--body-text-color-subdued); }
 .rag-copy { margin-top: .4em; }
 .rag-copy-text { display: none; }
 button.rag-copy-button {
@@ -155,7 +165,7 @@ JS = """
     // Parsed into an inert document (nothing in it runs or loads), since the label can be set
     // before the message itself is rendered.
     const parsed = new DOMParser().parseFromString(label.slice(colon + 2), 'text/html').body;
-    parsed.querySelectorAll('details, .rag-copy').forEach((part) => part.remove());
+    parsed.querySelectorAll('details, .rag-copy, .rag-cite-tip').forEach((part) => part.remove());
     element.setAttribute('aria-label', label.slice(0, colon + 2) + parsed.textContent.replace(/\\s+/g, ' ').trim());
   };
   const all = (root) => root.querySelectorAll && root.querySelectorAll('[aria-label*="<"]').forEach(plain);
