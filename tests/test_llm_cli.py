@@ -34,8 +34,9 @@ ALIBABA = "Combien de personnes travaillaient dans le laboratoire quantique d’
 LOOP = "Environ 30 personnes travaillaient dans ce laboratoire [1]."
 TRUE = "Environ 30 personnes travaillaient depuis 2017 dans ce laboratoire"
 INVENTED = "Le laboratoire a coûté 450 millions d’euros à Alibaba"
-# Detection must win over the deadline even while the process imports its LLM client (about 2 s).
-DETECTION_DEADLINE = 4.0
+# Detection must win over the deadline even while the process imports its LLM client (about 2 s
+# idle, twice that on two busy cores): the deadline itself is what TIMING_DEADLINE's cases test.
+DETECTION_DEADLINE = 8.0
 TIMING_DEADLINE = 3.0
 
 
