@@ -80,6 +80,9 @@ def test_cited_answer_with_highlighted_source_and_no_script_runs(page: Page, url
         "request", lambda r: elsewhere.append(r.url) if urlsplit(r.url).hostname not in (None, "127.0.0.1") else None
     )
     page.goto(url)
+    # The empty chat's example questions quote document titles: as text, like everything from a document.
+    expect(page.locator("#rag-chat")).to_contain_text('Quimper <img src=x onerror="window.__xss=3">')
+    assert page.locator("#rag-chat img").count() == 0
     ask(page, ALIBABA)
     answer = page.locator("#rag-chat .rag-answer").last
     expect(answer).to_contain_text("30 personnes", timeout=ANSWER_TIMEOUT_MS)

@@ -152,3 +152,21 @@ def test_citation_shows_its_span_on_hover_and_focus_and_sources_name_their_quest
     expect(tip).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
     page.context.close()
+
+
+@pytest.mark.parametrize("viewport", [SCREEN, PHONE], ids=["1400", "390"])
+def test_empty_chat_says_what_is_indexed_and_offers_questions_in_the_documents_language(
+    browser: Browser, url: str, viewport: dict
+) -> None:
+    page = opened(browser, url, viewport)
+    chat = page.locator("#rag-chat")
+    expect(chat).to_contain_text("2 documents indexed: Amazon confirme la fermeture")
+    expect(chat).to_contain_text("Add .txt, .md, .html or .pdf files in the Documents tab")
+    examples = chat.get_by_role("button", name="Que disent mes documents sur")
+    expect(examples).to_have_count(2)  # one per indexed document, up to three; the seeds are French
+    first = examples.first.inner_text().strip()
+    examples.first.click()
+    expect(page.locator("#rag-chat .rag-question")).to_have_text(first, timeout=ANSWER_TIMEOUT_MS)
+    expect(page.locator("#rag-chat .rag-copy")).to_have_count(1, timeout=ANSWER_TIMEOUT_MS)  # answered
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    page.context.close()

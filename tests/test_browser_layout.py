@@ -102,7 +102,7 @@ def test_remove_asks_first_and_leaves_only_its_own_message(browser: Browser, url
     expect(results).to_contain_text("port-brest.md — indexed", timeout=ANSWER_TIMEOUT_MS)
     expect(page.locator("#rag-documents")).to_contain_text("Port de Brest")
 
-    page.get_by_label("Document").click()
+    page.get_by_role("combobox", name="Document").click()
     page.get_by_role("option", name="Port de Brest — port-brest.md").click()
     page.get_by_role("button", name="Remove…").click()
     question = page.locator("#rag-remove-question")

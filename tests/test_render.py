@@ -18,6 +18,7 @@ from ui.render import (
 )
 from ui.render_copy import plain_answer, render_copy
 from ui.render_documents import render_documents
+from ui.render_welcome import example_questions, render_welcome
 
 HOSTILE = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
 PASSAGE = "Le musée a reçu 12 000 visiteurs en 2023. " + HOSTILE + " Il ferme le lundi."
@@ -205,3 +206,23 @@ def test_a_document_title_line_is_not_repeated_under_the_cards_title() -> None:
     assert card.count("Port de Brest") == 1 and "<p>Le port a accueilli" in card
     cited = Citation(1, first, 0, 15)  # a span in the title line keeps it
     assert "<mark" in render_source_card(1, first, [cited], turn=1).split("rag-passage")[1]
+
+
+def test_empty_state_names_what_is_indexed_and_asks_in_each_documents_language() -> None:
+    documents = [
+        DocumentInfo("a", "Port de Brest", "2022-01", ("/d/brest.md",), 2, "fr"),
+        DocumentInfo("b", "Quantum labs " + HOSTILE, "2024-02", ("/d/q.md",), 3, "en"),
+        DocumentInfo("c", "Sans titre coupé au milieu…", None, ("/d/c.txt",), 1, "fr"),
+        DocumentInfo("d", "Old news", "2001", ("/d/o.txt",), 1, "und"),
+    ]
+    questions = example_questions(documents)
+    assert questions == [
+        questions[0],  # (its hostile title is cut to a question's length, checked below)
+        "Que disent mes documents sur « Port de Brest » ?",
+        "What do my documents say about “Old news”?",
+    ]
+    assert questions[0].startswith("What do my documents say about “Quantum labs")
+    welcome = render_welcome(documents)
+    no_live_markup(welcome)
+    assert "<b>4 documents indexed</b> (among them): <i>Quantum labs" in welcome and "Documents tab" in welcome
+    assert "No documents are indexed yet" in render_welcome([])

@@ -12,6 +12,7 @@ import threading
 from typing import Any
 
 import gradio as gr
+from gradio.components.chatbot import ExampleMessage
 
 from rag.answering.service import Assistant
 from rag.errors import UserError
@@ -31,6 +32,7 @@ from ui.render_documents import (
     render_removal_question,
     render_upload_results,
 )
+from ui.render_welcome import example_questions, render_welcome
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,13 @@ def documents_view(holder: AssistantHolder) -> tuple[str, Any]:
         return render_error(DAMAGED), gr.Dropdown(choices=[], value=None)
     choices = [document_choice(d) for d in sorted(documents, key=lambda d: d.title.casefold())]
     return render_documents(documents), gr.Dropdown(choices=choices, value=None)
+
+
+def welcome(holder: AssistantHolder) -> Any:
+    """The empty chat: what is indexed and three questions drawn from it."""
+    documents = _documents(holder.current.settings)
+    examples: list[ExampleMessage] = [{"text": q} for q in example_questions(documents or [])]
+    return gr.Chatbot(placeholder=render_welcome(documents), examples=examples or None)
 
 
 def progress_bar(progress: gr.Progress) -> Progress:

@@ -93,7 +93,7 @@ def build_app(settings: Settings, assistant: Assistant | None = None) -> gr.Bloc
         gr.HTML(HEADER, elem_id="rag-header", js_on_load=None)
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
-                _chat_tab(holder)
+                _chat_tab(holder, demo)
             with gr.Tab("Documents", id="documents"):
                 _documents_tab(holder, demo)
             with gr.Tab("Settings", id="settings"):
@@ -102,7 +102,7 @@ def build_app(settings: Settings, assistant: Assistant | None = None) -> gr.Bloc
     return demo
 
 
-def _chat_tab(holder: AssistantHolder) -> None:
+def _chat_tab(holder: AssistantHolder, demo: gr.Blocks) -> None:
     conversation = gr.State(Conversation())
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=420):
@@ -120,7 +120,7 @@ def _chat_tab(holder: AssistantHolder) -> None:
                 buttons=[],
                 feedback_options=None,
                 layout="panel",
-                placeholder="<b>Ask a question about your documents.</b><br>Answers quote and cite the passages.",
+                placeholder="<b>Ask a question about your documents.</b>",  # then what is indexed (welcome)
             )
             question = gr.Textbox(
                 label="Question",  # its accessible name; not shown
@@ -152,15 +152,25 @@ def _chat_tab(holder: AssistantHolder) -> None:
     outputs = [chatbot, sources, question, conversation]
     # Quick changes of the page itself, outside the queue. While an answer is written, Ask becomes Stop.
     instant: dict[str, Any] = {"api_visibility": "private", "queue": False, "show_progress": "hidden"}
+
+    def example(selected: gr.SelectData) -> Any:
+        return selected.value["text"] if isinstance(selected.value, dict) else gr.skip()
+
     asked = question.submit(_stop_button, None, [question], **instant).then(
         ask, [question, conversation], outputs, api_name="ask", **ANSWERING
     )
     redone = regenerate_button.click(_stop_button, None, [question], **instant).then(
         again, [conversation], outputs, api_name="regenerate", **ANSWERING
     )
-    for event in (asked, redone):
+    # An example question of the empty state is asked as if typed.
+    picked = (
+        chatbot.example_select(example, None, [question], **instant)
+        .then(_stop_button, None, [question], **instant)
+        .then(ask, [question, conversation], outputs, api_visibility="private", **ANSWERING)
+    )
+    for event in (asked, redone, picked):
         event.then(_ask_button, None, [question], **instant)
-    question.stop(None, None, None, cancels=[asked, redone], **instant).then(
+    question.stop(None, None, None, cancels=[asked, redone, picked], **instant).then(
         stopped, [conversation], [chatbot, conversation], **instant
     )
     edit_button.click(edit_last, [conversation], [question, conversation], **instant)
@@ -168,6 +178,11 @@ def _chat_tab(holder: AssistantHolder) -> None:
     # New chat and the Chatbot's own bin both start a new conversation: the server-side state follows.
     new_button.click(new_conversation, None, [chatbot, sources, conversation], api_visibility="private")
     chatbot.clear(new_conversation, None, [chatbot, sources, conversation], api_visibility="private")
+
+    def welcome() -> Any:
+        return actions.welcome(holder)
+
+    demo.load(welcome, None, [chatbot], api_visibility="private", show_progress="hidden")
 
 
 #: How the answering events run: one queue for answers, no progress overlay (the chat shows its own).
