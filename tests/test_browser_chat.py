@@ -170,3 +170,40 @@ def test_empty_chat_says_what_is_indexed_and_offers_questions_in_the_documents_l
     expect(page.locator("#rag-chat .rag-copy")).to_have_count(1, timeout=ANSWER_TIMEOUT_MS)  # answered
     assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
     page.context.close()
+
+
+@pytest.mark.parametrize("viewport", [SCREEN, PHONE], ids=["1400", "390"])
+def test_conversations_are_kept_in_the_browser_across_reloads_and_can_be_deleted(
+    browser: Browser, url: str, viewport: dict
+) -> None:
+    page = opened(browser, url, viewport)
+    ask(page, CLOSED)
+    answered(page, 1)
+    page.get_by_role("button", name="New chat").click()
+    ask(page, ALIBABA)
+    answered(page, 1)
+    expect(page.locator("#rag-history").get_by_role("radio")).to_have_count(2)  # both kept, the panel closed
+    stored = page.evaluate("Object.keys(localStorage)")
+    assert any("rag-conversations" in key for key in stored)
+
+    page.reload()
+    expect(page.locator("#rag-question textarea")).to_be_visible()
+    expect(page.locator("#rag-chat .rag-question")).to_have_count(0)  # a reload starts a new chat...
+    page.locator("#rag-sidebar").get_by_role("button").first.click()  # ...and the side panel lists the kept ones
+    kept = page.locator("#rag-history")
+    expect(kept.get_by_label(CLOSED)).to_be_visible()
+    expect(kept.get_by_role("radio")).to_have_count(2)
+    kept.get_by_label(CLOSED).check()
+    expect(page.locator("#rag-chat .rag-question")).to_have_text(CLOSED)
+    restored = page.locator("#rag-chat .rag-restored")
+    expect(restored).to_contain_text("Sources:")
+    expect(restored).to_contain_text("Kept in this browser as text")
+
+    page.get_by_role("button", name="Delete this conversation").click()
+    expect(kept.get_by_role("radio")).to_have_count(1)
+    expect(page.locator("#rag-chat .rag-question")).to_have_count(0)  # the open one was deleted
+    page.reload()
+    page.locator("#rag-sidebar").get_by_role("button").first.click()
+    expect(page.locator("#rag-history").get_by_role("radio")).to_have_count(1)
+    expect(page.locator("#rag-history").get_by_label(ALIBABA[:40])).to_be_visible()
+    page.context.close()

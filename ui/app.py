@@ -26,6 +26,8 @@ from ui.chat import (
     sources_of,
     stopped,
 )
+from ui.history_panel import connect as connect_history
+from ui.history_panel import history_panel
 from ui.render import empty_sources
 
 TITLE = "Research assistant"
@@ -79,7 +81,7 @@ class AssistantApp(gr.Blocks):
             "share": False,  # explicit: GRADIO_SHARE=true in the environment must not open a tunnel
             "max_file_size": self.max_file_bytes,  # refused by the upload route before it is stored
             "footer_links": ["api"],
-            "run_history": False,  # questions and answers are not kept in the browser
+            "run_history": False,  # Gradio's own log of runs; ui.history keeps conversations, as text only
             "enable_monitoring": False,
             "mcp_server": False,
             "show_error": False,
@@ -104,6 +106,7 @@ def build_app(settings: Settings, assistant: Assistant | None = None) -> gr.Bloc
 
 def _chat_tab(holder: AssistantHolder, demo: gr.Blocks) -> None:
     conversation = gr.State(Conversation())
+    panel = history_panel()
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=420):
             chatbot = gr.Chatbot(
@@ -168,16 +171,19 @@ def _chat_tab(holder: AssistantHolder, demo: gr.Blocks) -> None:
         .then(_stop_button, None, [question], **instant)
         .then(ask, [question, conversation], outputs, api_visibility="private", **ANSWERING)
     )
-    for event in (asked, redone, picked):
-        event.then(_ask_button, None, [question], **instant)
-    question.stop(None, None, None, cancels=[asked, redone, picked], **instant).then(
+    finished = [event.then(_ask_button, None, [question], **instant) for event in (asked, redone, picked)]
+    halted = question.stop(None, None, None, cancels=[asked, redone, picked], **instant).then(
         stopped, [conversation], [chatbot, conversation], **instant
     )
     edit_button.click(edit_last, [conversation], [question, conversation], **instant)
     chatbot.select(sources_of, [conversation], [sources], api_visibility="private", show_progress="hidden")
     # New chat and the Chatbot's own bin both start a new conversation: the server-side state follows.
-    new_button.click(new_conversation, None, [chatbot, sources, conversation], api_visibility="private")
-    chatbot.clear(new_conversation, None, [chatbot, sources, conversation], api_visibility="private")
+    fresh = [
+        new_button.click(new_conversation, None, [chatbot, sources, conversation], api_visibility="private"),
+        chatbot.clear(new_conversation, None, [chatbot, sources, conversation], api_visibility="private"),
+    ]
+    # Each conversation is kept in the browser once an answer ends (or is stopped).
+    connect_history(panel, demo, chatbot, sources, conversation, [*finished, halted], fresh)
 
     def welcome() -> Any:
         return actions.welcome(holder)

@@ -1,13 +1,16 @@
 """One chat turn: stream the answer as it is written, then show it cited, with its sources.
 
-The conversation lives in server-side state, never read back from the
-browser: the Chatbot only displays HTML that ``ui.render`` produced.
+The conversation lives in server-side state (in memory), never read back
+from the Chatbot: it only displays HTML that ``ui.render`` produced. A
+conversation reopened from the browser's list comes back as plain text
+(``ui.history``) and is escaped like any other input.
 Regenerate, edit and stop work on the last exchange only, as in other chat apps.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +31,7 @@ from ui.render import (
     render_stopped,
     render_streaming,
 )
-from ui.render_copy import render_copy
+from ui.render_copy import plain_answer, render_copy
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +51,14 @@ class Exchange:
     said: str = ""
     #: The text streamed so far, kept if the user stops the answer.
     partial: str = ""
+    #: The answer as plain text with its sources (what Copy gives, and what the browser keeps).
+    text: str = ""
 
 
 @dataclass
 class Conversation:
+    #: Names the conversation in the browser's list of kept conversations.
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
     #: What the Chatbot shows, as safe HTML: a question and its answer for each exchange.
     messages: list[Message] = field(default_factory=list)
     exchanges: list[Exchange] = field(default_factory=list)
@@ -122,6 +129,7 @@ def chat_turn(assistant: Assistant, question: str, conversation: Conversation) -
     panel = render_sources(answer, turn)
     # The resolved question, so that a follow-up to a follow-up still knows the topic.
     exchange.resolved, exchange.said = answer.rewritten_question or question, answer.said
+    exchange.text = plain_answer(answer)
     conversation.sources[len(messages) - 1] = panel
     yield list(messages), panel, gr.skip(), conversation
 
@@ -152,6 +160,7 @@ def stopped(conversation: Conversation) -> tuple[list[Message], Conversation]:
     )
     if last is not None and last.resolved is None and unfinished:
         conversation.messages[-1]["content"] = render_stopped(last.partial)
+        last.text = f"{last.partial.strip()}\n\n(stopped)"
     return list(conversation.messages), conversation
 
 

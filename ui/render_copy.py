@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rag.types import Answer
-from ui.html import escape
+from ui.html import escape, paragraphs
 
 
 def plain_answer(answer: Answer) -> str:
@@ -30,4 +30,12 @@ def render_copy(answer: Answer) -> str:
         # Its visible text is its name: Gradio's sanitiser drops aria-label from message HTML.
         '<div class="rag-copy"><button type="button" class="rag-copy-button">Copy answer</button>'
         f'<pre class="rag-copy-text">{escape(plain_answer(answer))}</pre></div>'
+    )
+
+
+def render_restored(text: str) -> str:
+    """An answer kept in the browser, shown again as plain text (its citations are not live any more)."""
+    return (
+        f'<div class="rag-answer rag-restored">{paragraphs(escape(text))}'
+        '<p class="rag-note">Kept in this browser as text: ask again to see its sources highlighted.</p></div>'
     )
