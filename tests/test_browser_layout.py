@@ -19,6 +19,7 @@ from tests.ui_server import ALIBABA, indexed_settings, running_app
 pytestmark = pytest.mark.slow
 
 PHONE = {"width": 390, "height": 844}
+MOBILE_SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot-mobile.png"
 SCREEN = {"width": 1400, "height": 900}
 
 
@@ -73,6 +74,7 @@ def test_phone_layout_keeps_header_sources_trace_and_file_names_on_screen(browse
     page.evaluate("scrollTo(0, 0)")
     # The chat follows the viewport: the first source starts on the first screen.
     assert page.locator("#rag-sources").bounding_box()["y"] < PHONE["height"]  # type: ignore[index]
+    page.screenshot(path=str(MOBILE_SCREENSHOT))
     page.locator("#rag-chat details.rag-trace summary").last.click()
     passage = page.locator("#rag-chat details.rag-trace tbody td:last-child").first
     expect(passage).to_be_visible()
@@ -117,4 +119,12 @@ def test_remove_asks_first_and_leaves_only_its_own_message(browser: Browser, url
     expect(page.locator("#rag-documents")).not_to_contain_text("Port de Brest")
     expect(results).not_to_contain_text("indexed")  # the upload's message does not linger
     expect(question).to_be_hidden()
+    page.close()
+
+
+def test_on_a_screen_the_question_box_and_its_controls_are_on_the_first_screen(browser: Browser, url: str) -> None:
+    page = opened(browser, url, SCREEN)
+    for control in ("#rag-question textarea", "#rag-new-chat", "#rag-edit"):
+        box = page.locator(control).bounding_box()
+        assert box and box["y"] + box["height"] <= SCREEN["height"], control
     page.close()

@@ -117,6 +117,9 @@ table.rag-documents .rag-file, details.rag-trace .rag-file { overflow-wrap: anyw
 #rag-upload-results { min-height: 2.5em; }
 #rag-remove-confirm { border: 1px solid #fca5a5; border-radius: 8px; padding: 8px; }
 
+/* The chat leaves room for the question box and the buttons under it on the first screen. */
+#rag-chat { height: min(640px, calc(100vh - 300px)) !important; min-height: 360px; }
+
 /* Phones: the chat leaves room for the question box and the first source, each trace row stacks
    (numbers on one line, the passage under them), and the documents table drops nothing. */
 @media (max-width: 640px) {
