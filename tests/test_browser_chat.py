@@ -150,6 +150,11 @@ def test_citation_shows_its_span_on_hover_and_focus_and_sources_name_their_quest
     expect(tip).to_be_hidden()
     link.focus()  # the keyboard gets the same
     expect(tip).to_be_visible()
+    # The passages read but not cited wait, folded, under the cited ones.
+    folded = page.locator("#rag-sources details.rag-more")
+    expect(folded.locator(".rag-source").first).to_be_hidden()
+    folded.locator("summary").click()
+    expect(folded.locator(".rag-source").first).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
     page.context.close()
 

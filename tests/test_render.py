@@ -226,3 +226,13 @@ def test_empty_state_names_what_is_indexed_and_asks_in_each_documents_language()
     no_live_markup(welcome)
     assert "<b>4 documents indexed</b> (among them): <i>Quantum labs" in welcome and "Documents tab" in welcome
     assert "No documents are indexed yet" in render_welcome([])
+
+
+def test_passages_read_but_not_cited_fold_under_the_cited_ones() -> None:
+    cited_hit, other = hit(), hit(text="Une autre phrase sur le port.", title="Autre")
+    sentences = (Sentence("Le musée a reçu 12 000 visiteurs en 2023.", (1,), "supported"),)
+    final = Answer("Combien ?", "fr", sentences, (citation(cited_hit, "12 000 visiteurs en 2023"),), (cited_hit, other))
+    sources = render_sources(final, turn=1)
+    cited_part, _, folded = sources.partition('<details class="rag-more">')
+    assert 'id="t1-src-1"' in cited_part and "Autre" not in cited_part
+    assert "<summary>1 other passage read, not cited</summary>" in folded and 'id="t1-src-2"' in folded

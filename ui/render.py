@@ -198,7 +198,18 @@ def render_sources(answer: Answer, turn: int) -> str:
                 f'<div class="rag-sources">{asked}<p class="rag-note">Nothing in your documents came close.</p></div>'
             )
         return f'<div class="rag-sources"><h3>Closest passages</h3>{asked}{cards}{_AGAIN}</div>'
-    return f'<div class="rag-sources"><h3>Sources</h3>{asked}{cards}{_AGAIN}</div>'
+    return f'<div class="rag-sources"><h3>Sources</h3>{asked}{cards}{_others(answer, turn)}{_AGAIN}</div>'
+
+
+def _others(answer: Answer, turn: int) -> str:
+    """The passages read but not cited, folded under the cited ones."""
+    cited = {n for n, _hit, _citations in answer.shown()}
+    others = [(n, hit) for n, hit in enumerate(answer.hits, 1) if n not in cited]
+    if not others:
+        return ""
+    cards = "".join(render_source_card(n, hit, [], turn) for n, hit in others)
+    label = f"{len(others)} other passage{'s' if len(others) != 1 else ''} read, not cited"
+    return f'<details class="rag-more"><summary>{label}</summary>{cards}</details>'
 
 
 _AGAIN = '<p class="rag-note">Click an earlier answer in the chat to see its sources again.</p>'

@@ -100,6 +100,10 @@ mark.rag-unsupported { background: #fee2e2; color: #1f2937; padding: 0 2px; }
   border: 1px solid var(--border-color-primary); box-shadow: 0 2px 8px rgba(0, 0, 0, .15); white-space: normal;
 }
 .rag-cite-wrap:hover .rag-cite-tip, .rag-cite-wrap:focus-within .rag-cite-tip { display: block; }
+details.rag-more { margin: 4px 0 10px; }
+details.rag-more summary {
+  cursor: pointer; color: var(--body-text-color-subdued); font-weight: 600; margin-bottom: 8px;
+}
 .rag-sources-for { margin: -.4em 0 .6em; font-size: .9em; color: var(--body-text-color-subdued); }
 .rag-copy { margin-top: .4em; }
 .rag-copy-text { display: none; }
