@@ -103,6 +103,14 @@ def test_remove_asks_first_and_leaves_only_its_own_message(browser: Browser, url
     results = page.locator("#rag-upload-results")
     expect(results).to_contain_text("port-brest.md — indexed", timeout=ANSWER_TIMEOUT_MS)
     expect(page.locator("#rag-documents")).to_contain_text("Port de Brest")
+    # The table filters as one types, by title or file name.
+    page.get_by_label("Filter by title or file name").fill("brest")
+    rows = page.locator("#rag-documents tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Port de Brest")
+    expect(page.locator("#rag-documents caption")).to_contain_text("1 of 3 documents match “brest”")
+    page.get_by_label("Filter by title or file name").fill("")
+    expect(rows).to_have_count(3)
 
     page.get_by_role("combobox", name="Document").click()
     page.get_by_role("option", name="Port de Brest — port-brest.md").click()

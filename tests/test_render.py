@@ -236,3 +236,18 @@ def test_passages_read_but_not_cited_fold_under_the_cited_ones() -> None:
     cited_part, _, folded = sources.partition('<details class="rag-more">')
     assert 'id="t1-src-1"' in cited_part and "Autre" not in cited_part
     assert "<summary>1 other passage read, not cited</summary>" in folded and 'id="t1-src-2"' in folded
+
+
+def test_documents_table_shows_language_and_filters_by_title_or_file_name() -> None:
+    documents = [
+        DocumentInfo("a", "Port de Brest", "2022-01", ("/d/brest.md",), 2, "fr"),
+        DocumentInfo("b", "Quantum labs", "2024-02", ("/d/q.md",), 3, "en"),
+        DocumentInfo("c", "Sans langue", None, ("/d/BREST-notes.txt",), 1, "und"),
+    ]
+    table = render_documents(documents)
+    assert "<th>Lang.</th>" in table and '<td title="French">fr</td>' in table
+    assert '<td title="language not recognised">—</td>' in table and "<caption>3 documents</caption>" in table
+    brest = render_documents(documents, " brest ")
+    assert "Port de Brest" in brest and "Sans langue" in brest and "Quantum labs" not in brest
+    assert "<caption>2 of 3 documents match “brest”</caption>" in brest
+    assert "&lt;b&gt;" in render_documents(documents, "<b>")

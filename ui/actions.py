@@ -89,6 +89,12 @@ def welcome(holder: AssistantHolder) -> Any:
     return gr.Chatbot(placeholder=render_welcome(documents), examples=examples or None)
 
 
+def documents_table(holder: AssistantHolder, query: str) -> str:
+    """The documents table alone, filtered by title or file name."""
+    documents = _documents(holder.current.settings)
+    return render_error(DAMAGED) if documents is None else render_documents(documents, query or "")
+
+
 def progress_bar(progress: gr.Progress) -> Progress:
     """The indexer's (stage, done, total) callback, shown as Gradio's progress bar."""
 

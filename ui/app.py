@@ -26,6 +26,7 @@ from ui.chat import (
     sources_of,
     stopped,
 )
+from ui.documents_tab import documents_tab
 from ui.history_panel import connect as connect_history
 from ui.history_panel import history_panel
 from ui.render import empty_sources
@@ -57,8 +58,6 @@ watch('value', () => {
   }
 });
 """
-# Indexing and removal write the index: one at a time, queued rather than refused.
-WRITER = "index-writer"
 
 
 class AssistantApp(gr.Blocks):
@@ -97,7 +96,7 @@ def build_app(settings: Settings, assistant: Assistant | None = None) -> gr.Bloc
             with gr.Tab("Chat", id="chat"):
                 _chat_tab(holder, demo)
             with gr.Tab("Documents", id="documents"):
-                _documents_tab(holder, demo)
+                documents_tab(holder, demo)
             with gr.Tab("Settings", id="settings"):
                 _settings_tab(holder, demo)
     demo.queue(default_concurrency_limit=2, max_size=settings.max_queue)
@@ -201,68 +200,6 @@ def _stop_button() -> Any:
 
 def _ask_button() -> Any:
     return gr.Textbox(submit_btn="Ask", stop_btn=False)
-
-
-def _documents_tab(holder: AssistantHolder, demo: gr.Blocks) -> None:
-    gr.HTML('<div class="rag-section-title">Indexed documents</div>', js_on_load=None)
-    table = gr.HTML(label="Documents", js_on_load=None, elem_id="rag-documents")
-    with gr.Row(equal_height=False):
-        with gr.Column():
-            gr.HTML('<div class="rag-section-title">Add documents</div>', js_on_load=None)
-            files = gr.File(label="Files: .txt .md .html .htm .pdf", file_count="multiple", type="filepath", height=160)
-            index_button = gr.Button("Index these files", variant="primary")
-            results = gr.HTML(label="Upload results", js_on_load=None, elem_id="rag-upload-results")
-        with gr.Column():
-            gr.HTML('<div class="rag-section-title">Remove a document</div>', js_on_load=None)
-            choice = gr.Dropdown(label="Document", choices=[], value=None)
-            remove_button = gr.Button("Remove…", variant="stop")
-            # Removing cannot be undone: the button only asks, this box does it.
-            with gr.Column(visible=False, elem_id="rag-remove-confirm") as confirm_box:
-                confirm_text = gr.HTML(js_on_load=None, elem_id="rag-remove-question")
-                with gr.Row():
-                    confirm_button = gr.Button("Yes, remove it", variant="stop", elem_id="rag-remove-yes")
-                    cancel_button = gr.Button("Cancel", variant="secondary", elem_id="rag-remove-cancel")
-            removed = gr.HTML(label="Removal", js_on_load=None, elem_id="rag-remove-status")
-
-    def upload(paths: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
-        # The removal's earlier message is cleared: only the latest action's result stays on screen.
-        return (*actions.upload_documents(holder, paths, progress), "")
-
-    def ask_removal(doc_id: str | None) -> tuple[Any, ...]:
-        return actions.confirm_removal(holder, doc_id)
-
-    def remove(doc_id: str | None) -> tuple[Any, ...]:
-        return (*actions.remove(holder, doc_id), "", gr.update(visible=False))
-
-    def cancel() -> Any:
-        return gr.update(visible=False)
-
-    def refresh() -> tuple[str, Any]:
-        return actions.documents_view(holder)
-
-    index_button.click(
-        upload,
-        [files],
-        [results, table, choice, files, removed],
-        api_name="upload",
-        concurrency_id=WRITER,
-        concurrency_limit=1,
-        show_progress_on=[results],  # one progress bar, not one over each output
-    )
-    remove_button.click(
-        ask_removal, [choice], [confirm_box, confirm_text, removed], api_visibility="private", show_progress="hidden"
-    )
-    confirm_button.click(
-        remove,
-        [choice],
-        [removed, table, choice, results, confirm_box],
-        api_name="remove_document",
-        concurrency_id=WRITER,
-        concurrency_limit=1,
-        show_progress_on=[removed],
-    )
-    cancel_button.click(cancel, None, [confirm_box], api_visibility="private", show_progress="hidden")
-    demo.load(refresh, None, [table, choice], api_name="documents")
 
 
 def _settings_tab(holder: AssistantHolder, demo: gr.Blocks) -> None:

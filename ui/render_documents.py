@@ -9,22 +9,36 @@ from rag.indexing.uploads import UploadResult
 from ui.html import escape
 
 
-def render_documents(documents: list[DocumentInfo]) -> str:
+def _matches(document: DocumentInfo, query: str) -> bool:
+    key = query.casefold().strip()
+    return not key or key in document.title.casefold() or any(key in Path(p).name.casefold() for p in document.paths)
+
+
+def render_documents(documents: list[DocumentInfo], query: str = "") -> str:
+    """The documents table, those whose title or file name contains ``query`` (all when it is empty)."""
     if not documents:
         return '<p class="rag-note">No documents indexed yet: upload some below.</p>'
+    shown = [d for d in documents if _matches(d, query)]
     rows = "".join(
         "<tr>"
-        f"<td>{escape(d.title)}</td><td>{escape(d.date or '—')}</td><td>{d.chunks}</td>"
+        f"<td>{escape(d.title)}</td><td>{escape(d.date or '—')}</td>"
+        f'<td title="{escape(_LANGUAGES.get(d.language, "language not recognised"))}">'
+        f"{escape(d.language if d.language in _LANGUAGES else '—')}</td><td>{d.chunks}</td>"
         f'<td><span class="rag-file" title="{escape(d.path)}">{escape(Path(d.path).name)}</span>'
         f"{_aliases(d)}</td>"
         "</tr>"
-        for d in sorted(documents, key=lambda d: d.title.casefold())
+        for d in sorted(shown, key=lambda d: d.title.casefold())
     )
+    total = f"{len(documents)} document{'s' if len(documents) != 1 else ''}"
+    caption = f"{len(shown)} of {total} match “{escape(query.strip())}”" if query.strip() else total
     return (
-        f'<table class="rag-documents"><caption>{len(documents)} document{"s" if len(documents) != 1 else ""}'
-        "</caption><thead><tr><th>Title</th><th>Date</th><th>Chunks</th><th>File</th></tr></thead>"
+        f'<table class="rag-documents"><caption>{caption}</caption><thead><tr><th>Title</th><th>Date</th>'
+        "<th>Lang.</th><th>Chunks</th><th>File</th></tr></thead>"
         f"<tbody>{rows}</tbody></table>"
     )
+
+
+_LANGUAGES = {"fr": "French", "en": "English"}
 
 
 def _aliases(document: DocumentInfo) -> str:
