@@ -96,6 +96,8 @@ def test_remove_asks_first_and_leaves_only_its_own_message(browser: Browser, url
     article = tmp_path / "port-brest.md"
     article.write_text("# Port de Brest\n\nLe port de Brest a accueilli 4 200 escales en 2022.\n", encoding="utf-8")
     page = opened(browser, url, SCREEN)
+    ask(page, ALIBABA)
+    expect(page.locator("#rag-chat .rag-copy")).to_have_count(1, timeout=ANSWER_TIMEOUT_MS)
     page.get_by_role("tab", name="Documents").click()
     page.locator("#rag-documents").get_by_text("Port de Brest").wait_for(state="detached")
     page.locator("input[type=file]").set_input_files(str(article))
@@ -103,6 +105,12 @@ def test_remove_asks_first_and_leaves_only_its_own_message(browser: Browser, url
     results = page.locator("#rag-upload-results")
     expect(results).to_contain_text("port-brest.md — indexed", timeout=ANSWER_TIMEOUT_MS)
     expect(page.locator("#rag-documents")).to_contain_text("Port de Brest")
+    # The chat keeps its conversation, and its empty state now counts the new document.
+    page.get_by_role("tab", name="Chat").click()
+    expect(page.locator("#rag-chat .rag-question")).to_have_count(1)
+    page.get_by_role("button", name="New chat").click()
+    expect(page.locator("#rag-chat")).to_contain_text("3 documents indexed")
+    page.get_by_role("tab", name="Documents").click()
     # The table filters as one types, by title or file name.
     page.get_by_label("Filter by title or file name").fill("brest")
     rows = page.locator("#rag-documents tbody tr")

@@ -94,16 +94,21 @@ def build_app(settings: Settings, assistant: Assistant | None = None) -> gr.Bloc
         gr.HTML(HEADER, elem_id="rag-header", js_on_load=None)
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
-                _chat_tab(holder, demo)
+                chatbot = _chat_tab(holder, demo)
             with gr.Tab("Documents", id="documents"):
-                documents_tab(holder, demo)
+                changed = documents_tab(holder, demo)
             with gr.Tab("Settings", id="settings"):
                 _settings_tab(holder, demo)
+        # The empty chat names what is indexed: it follows uploads and removals.
+        for event in changed:
+            event.then(
+                lambda: actions.welcome(holder), None, [chatbot], api_visibility="private", show_progress="hidden"
+            )
     demo.queue(default_concurrency_limit=2, max_size=settings.max_queue)
     return demo
 
 
-def _chat_tab(holder: AssistantHolder, demo: gr.Blocks) -> None:
+def _chat_tab(holder: AssistantHolder, demo: gr.Blocks) -> gr.Chatbot:
     conversation = gr.State(Conversation())
     panel = history_panel()
     with gr.Row(equal_height=False):
@@ -188,6 +193,7 @@ def _chat_tab(holder: AssistantHolder, demo: gr.Blocks) -> None:
         return actions.welcome(holder)
 
     demo.load(welcome, None, [chatbot], api_visibility="private", show_progress="hidden")
+    return chatbot
 
 
 #: How the answering events run: one queue for answers, no progress overlay (the chat shows its own).

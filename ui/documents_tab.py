@@ -13,7 +13,8 @@ from ui.actions import AssistantHolder
 WRITER = "index-writer"
 
 
-def documents_tab(holder: AssistantHolder, demo: gr.Blocks) -> None:
+def documents_tab(holder: AssistantHolder, demo: gr.Blocks) -> list[Any]:
+    """Builds the tab; returns the events after which the index has changed."""
     gr.HTML('<div class="rag-section-title">Indexed documents</div>', js_on_load=None)
     search = gr.Textbox(
         label="Filter by title or file name", placeholder="Type to filter…", elem_id="rag-doc-filter", max_lines=1
@@ -82,4 +83,5 @@ def documents_tab(holder: AssistantHolder, demo: gr.Blocks) -> None:
     cancel_button.click(cancel, None, [confirm_box], api_visibility="private", show_progress="hidden")
     for changed in (indexed, removal):  # the table stays filtered as the user asked
         changed.then(filtered, [search], [table], **quiet)
+    return [indexed, removal]
     demo.load(refresh, None, [table, choice], api_name="documents")
