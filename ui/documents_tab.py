@@ -83,5 +83,5 @@ def documents_tab(holder: AssistantHolder, demo: gr.Blocks) -> list[Any]:
     cancel_button.click(cancel, None, [confirm_box], api_visibility="private", show_progress="hidden")
     for changed in (indexed, removal):  # the table stays filtered as the user asked
         changed.then(filtered, [search], [table], **quiet)
-    return [indexed, removal]
     demo.load(refresh, None, [table, choice], api_name="documents")
+    return [indexed, removal]
