@@ -22,6 +22,7 @@ pytestmark = pytest.mark.slow
 SCREEN = {"width": 1400, "height": 900}
 PHONE = {"width": 390, "height": 844}
 CLOSED = "Quel laboratoire Alibaba a-t-il fermé ?"
+HOSTILE_LIKE = "Amazon a-t-il fermé un laboratoire <b>à Shanghai</b> ?"
 
 
 @pytest.fixture(scope="module")
@@ -198,6 +199,9 @@ def test_conversations_are_kept_in_the_browser_across_reloads_and_can_be_deleted
     kept = page.locator("#rag-history")
     expect(kept.get_by_label(CLOSED)).to_be_visible()
     expect(kept.get_by_role("radio")).to_have_count(2)
+    ask(page, HOSTILE_LIKE)  # the reloaded page's chat is a third one, not written over a kept one
+    expect(kept.get_by_role("radio")).to_have_count(3, timeout=ANSWER_TIMEOUT_MS)
+    expect(kept.get_by_label(CLOSED)).to_be_visible()
     kept.get_by_label(CLOSED).check()
     expect(page.locator("#rag-chat .rag-question")).to_have_text(CLOSED)
     restored = page.locator("#rag-chat .rag-restored")
@@ -205,10 +209,11 @@ def test_conversations_are_kept_in_the_browser_across_reloads_and_can_be_deleted
     expect(restored).to_contain_text("Kept in this browser as text")
 
     page.get_by_role("button", name="Delete this conversation").click()
-    expect(kept.get_by_role("radio")).to_have_count(1)
+    expect(kept.get_by_role("radio")).to_have_count(2)
     expect(page.locator("#rag-chat .rag-question")).to_have_count(0)  # the open one was deleted
     page.reload()
     page.locator("#rag-sidebar").get_by_role("button").first.click()
-    expect(page.locator("#rag-history").get_by_role("radio")).to_have_count(1)
+    expect(page.locator("#rag-history").get_by_role("radio")).to_have_count(2)
     expect(page.locator("#rag-history").get_by_label(ALIBABA[:40])).to_be_visible()
+    expect(page.locator("#rag-history").get_by_label(HOSTILE_LIKE)).to_be_visible()  # a title is text
     page.context.close()

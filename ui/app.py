@@ -109,7 +109,9 @@ def build_app(settings: Settings, assistant: Assistant | None = None) -> gr.Bloc
 
 
 def _chat_tab(holder: AssistantHolder, demo: gr.Blocks) -> gr.Chatbot:
-    conversation = gr.State(Conversation())
+    # Made at each page load (a copied default would give every page the same id, and a reloaded
+    # page's first chat would overwrite the one kept under it).
+    conversation = gr.State(lambda: Conversation())
     panel = history_panel()
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=420):
