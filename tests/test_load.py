@@ -80,7 +80,8 @@ class Outcome:
 
 def _ask(url: str, town: str, start: threading.Barrier) -> Outcome:
     client = Client(url, verbose=False)  # one client each: one session each, as 50 browsers would be
-    start.wait(timeout=120)
+    # Fifty clients fetch the app's config before the burst; on two busy cores that took over 120 s.
+    start.wait(timeout=300)
     started = time.monotonic()
     try:
         chat, _sources, _box = client.predict(QUESTION.format(town=town), api_name="/ask")
