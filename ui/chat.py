@@ -53,6 +53,9 @@ class Exchange:
     partial: str = ""
     #: The answer as plain text with its sources (what Copy gives, and what the browser keeps).
     text: str = ""
+    #: Set by Stop. The answer's generator runs in a worker thread that cancelling does not halt:
+    #: it must neither change the stopped answer nor send the page another update.
+    stopped: bool = False
 
 
 @dataclass
@@ -105,6 +108,8 @@ def chat_turn(assistant: Assistant, question: str, conversation: Conversation) -
     answer: Answer | None = None
     try:
         for event in assistant.stream(question, history):
+            if exchange.stopped:
+                return
             if isinstance(event, Retrieved):
                 searched = f" (searched as “{event.rewritten}”)" if event.rewritten else ""
                 messages[-1]["content"] = render_status(f"Reading {len(event.passages)} passages{searched}…")
@@ -122,6 +127,8 @@ def chat_turn(assistant: Assistant, question: str, conversation: Conversation) -
     except Exception:
         log.exception("answering %r failed", question)
         messages[-1]["content"] = render_error(UNEXPECTED)
+    if exchange.stopped:
+        return
     if answer is None:
         yield list(messages), gr.skip(), gr.skip(), conversation
         return
@@ -159,6 +166,7 @@ def stopped(conversation: Conversation) -> tuple[list[Message], Conversation]:
         mark in conversation.messages[-1]["content"] for mark in ("rag-status", "rag-streaming")
     )
     if last is not None and last.resolved is None and unfinished:
+        last.stopped = True
         conversation.messages[-1]["content"] = render_stopped(last.partial)
         last.text = f"{last.partial.strip()}\n\n(stopped)"
     return list(conversation.messages), conversation
