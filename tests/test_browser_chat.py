@@ -10,11 +10,11 @@ from collections.abc import Iterator
 
 import pytest
 from gradio_client import Client
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from rag.embedders.fake import HashingEmbedder
 from tests.llm_server import FakeLLMServer
-from tests.test_browser import ANSWER_TIMEOUT_MS, CHROMIUM, CHROMIUM_ARGS, ask
+from tests.test_browser import ANSWER_TIMEOUT_MS, ask
 from tests.ui_server import ALIBABA, ALIBABA_SOURCE, indexed_settings, running_app
 
 pytestmark = pytest.mark.slow
@@ -30,15 +30,6 @@ def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     settings, embedder = indexed_settings(tmp_path_factory.mktemp("chat"), embedder=HashingEmbedder())
     with running_app(settings, embedder) as address:
         yield address
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert CHROMIUM.is_file(), f"Chromium not found at {CHROMIUM} (see tests/test_browser.py)"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def opened(browser: Browser, url: str, viewport: dict[str, int] = SCREEN) -> Page:

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from rag.embedders.fake import HashingEmbedder
-from tests.test_browser import ANSWER_TIMEOUT_MS, CHROMIUM, CHROMIUM_ARGS, ask
+from tests.test_browser import ANSWER_TIMEOUT_MS, ask
 from tests.ui_server import ALIBABA, indexed_settings, running_app
 
 pytestmark = pytest.mark.slow
@@ -28,15 +28,6 @@ def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     settings, embedder = indexed_settings(tmp_path_factory.mktemp("layout"), embedder=HashingEmbedder())
     with running_app(settings, embedder) as address:
         yield address
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert CHROMIUM.is_file(), f"Chromium not found at {CHROMIUM} (see tests/test_browser.py)"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def opened(browser: Browser, url: str, viewport: dict[str, int]) -> Page:
