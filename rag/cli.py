@@ -87,7 +87,7 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
     from rag.indexing.catalog import list_documents
 
-    documents = list_documents(settings.index_dir)
+    documents = list_documents(settings)
     if args.json:
         print(
             json.dumps(

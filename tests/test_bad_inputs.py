@@ -336,7 +336,7 @@ def test_odd_names_on_disk_are_indexed_under_their_real_path(settings: Settings,
     report = index_paths([folder], settings, HashingEmbedder())
     assert not report.skipped
     assert sorted(report.added) == sorted(str(folder / name) for name in names)
-    stored = {path for d in list_documents(settings.index_dir) for path in d.paths}
+    stored = {path for d in list_documents(settings) for path in d.paths}
     assert {str(folder / name) for name in names} <= stored
     # The same folder named through ".." and a relative path is the same folder: nothing new.
     again = index_paths([tmp_path / "odd" / ".." / "odd"], settings, HashingEmbedder())
@@ -400,7 +400,7 @@ def test_same_file_uploaded_twice_is_stored_once(settings: Settings, tmp_path: P
     second = index_uploads([article], settings, HashingEmbedder())  # a later, separate upload
     assert [(r.name, r.status) for r in second] == [("brest.md", "unchanged")]
     assert sorted(p.name for p in uploads_dir(settings).iterdir()) == ["brest.md"]
-    brest = [d for d in list_documents(settings.index_dir) if d.title == "Brest"]
+    brest = [d for d in list_documents(settings) if d.title == "Brest"]
     assert len(brest) == 1 and brest[0].chunks == 1
 
 

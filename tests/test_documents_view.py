@@ -46,7 +46,7 @@ def test_documents_tab_on_an_index_with_no_intact_version_says_to_reindex(tmp_pa
 
 def test_removing_from_an_index_with_no_intact_version_says_to_reindex(tmp_path: Path) -> None:
     _, settings = index_seeds(tmp_path)
-    doc_id = list_documents(settings.index_dir)[0].doc_id
+    doc_id = list_documents(settings)[0].doc_id
     flip_byte(settings.index_dir / "v000001" / "docstore.sqlite")
     status, table, _dropdown = remove(holder_for(settings), doc_id)
     assert "rag index" in visible_text(status) and "damaged" in visible_text(table)
@@ -61,7 +61,7 @@ def test_listing_documents_reads_only_the_manifest_and_the_docstore(tmp_path: Pa
     others = [p for p in folder.rglob("*") if p.is_file() and p.name not in (MANIFEST, "docstore.sqlite")]
     for path in others:
         os.utime(path, (0, path.stat().st_mtime))  # any read moves the access time
-    titles = {d.title for d in list_documents(settings.index_dir)}
+    titles = {d.title for d in list_documents(settings)}
     assert "Amazon confirme la fermeture de son laboratoire d’IA à Shanghai" in titles
     read = [str(p.relative_to(folder)) for p in others if p.stat().st_atime != 0]
     assert not read, f"listing documents read {read}"
@@ -71,13 +71,13 @@ def test_listing_falls_back_to_the_previous_version_when_the_docstore_is_damaged
     corpus, settings = index_seeds(tmp_path)
     (corpus / "brest.md").write_text(BREST_NOTE, encoding="utf-8")
     index_paths([corpus], settings, HashingEmbedder())
-    assert any(d.title == "Brest" for d in list_documents(settings.index_dir))
+    assert any(d.title == "Brest" for d in list_documents(settings))
     flip_byte(settings.index_dir / "v000002" / "docstore.sqlite")
-    listed = list_documents(settings.index_dir)
+    listed = list_documents(settings)
     assert listed and not any(d.title == "Brest" for d in listed)  # v000001 predates the note
     flip_byte(settings.index_dir / "v000001" / "docstore.sqlite")
     with pytest.raises(IndexCorruptError, match="run `rag index`"):
-        list_documents(settings.index_dir)
+        list_documents(settings)
 
 
 def test_rag_sources_on_a_damaged_index_is_one_line(tmp_path: Path) -> None:

@@ -67,7 +67,7 @@ def test_changed_file_reembeds_only_its_changed_chunks(corpus: Path, settings: S
     report = index_paths([corpus], settings, embedder)
     assert report.updated == [str(article)]
     assert 0 < embedder.embedded < first.chunks_total
-    titles = [d.title for d in list_documents(settings.index_dir)]
+    titles = [d.title for d in list_documents(settings)]
     assert len(titles) == 2
 
 
@@ -77,7 +77,7 @@ def test_deleted_file_disappears(corpus: Path, settings: Settings) -> None:
     gone.unlink()
     report = index_paths([corpus], settings, HashingEmbedder())
     assert report.removed == [str(gone)]
-    documents = list_documents(settings.index_dir)
+    documents = list_documents(settings)
     assert [d.path for d in documents] == [str(corpus / "003_c00ce55952bfa148.txt")]
     assert Index.open(settings.index_dir).manifest.chunks == report.chunks_total
 
@@ -87,13 +87,13 @@ def test_identical_file_under_two_names_is_stored_once(corpus: Path, settings: S
     embedder = HashingEmbedder()
     report = index_paths([corpus], settings, embedder)
     assert len(report.added) == 3
-    documents = list_documents(settings.index_dir)
+    documents = list_documents(settings)
     assert len(documents) == 2
     assert sorted(len(d.paths) for d in documents) == [1, 2]
     # Removing one name keeps the document under the other.
     (corpus / "003_c00ce55952bfa148.txt").unlink()
     index_paths([corpus], settings, HashingEmbedder())
-    assert any(d.paths == (str(corpus / "copy.txt"),) for d in list_documents(settings.index_dir))
+    assert any(d.paths == (str(corpus / "copy.txt"),) for d in list_documents(settings))
 
 
 def test_model_change_rebuilds_everything(corpus: Path, settings: Settings) -> None:
@@ -134,7 +134,7 @@ def test_bad_file_keeps_the_indexed_version(corpus: Path, settings: Settings) ->
     report = index_paths([corpus], settings, HashingEmbedder())
     assert [s.path for s in report.skipped] == [str(article)]
     assert not report.removed
-    assert len(list_documents(settings.index_dir)) == 2
+    assert len(list_documents(settings)) == 2
 
 
 def test_second_writer_gets_a_clear_error(corpus: Path, settings: Settings) -> None:
@@ -156,7 +156,7 @@ def test_failure_while_writing_leaves_previous_version(
     with pytest.raises(IndexWriteError, match="No space left"):
         index_paths([corpus], settings, HashingEmbedder())
     assert current_version(settings.index_dir) == before
-    assert len(list_documents(settings.index_dir)) == 2
+    assert len(list_documents(settings)) == 2
     assert not [p for p in settings.index_dir.iterdir() if p.name.startswith(".staging")]
 
 

@@ -267,7 +267,7 @@ def test_answers_keep_coming_while_an_upload_is_indexed(
         ]
         path.write_text("\n\n".join(lines), encoding="utf-8")
         uploads.append(path)
-    before = {d.doc_id for d in list_documents(settings.index_dir)}
+    before = {d.doc_id for d in list_documents(settings)}
     with running_app(settings, embedder) as url:
         upload: dict[str, Any] = {}
         # Connected first, and the burst held until the upload is in the queue: otherwise the
@@ -305,5 +305,5 @@ def test_answers_keep_coming_while_an_upload_is_indexed(
             api_name="/ask",
         )
         assert "73" in re.sub(r"<[^>]+>", "", chat[-1]["content"][0]["text"].split("<details", 1)[0])
-    assert len({d.doc_id for d in list_documents(settings.index_dir)} - before) == len(uploads)
+    assert len({d.doc_id for d in list_documents(settings)} - before) == len(uploads)
     report("offline_during_upload", figures)

@@ -70,7 +70,7 @@ def test_tools_and_resources_over_stdio(settings: Settings):
     local = Assistant(settings, embedder=HashingEmbedder())
     expected_answer = local.ask(QUESTION)
     expected_hits = local.retrieve(QUESTION, 3).hits
-    documents = list_documents(settings.index_dir)
+    documents = list_documents(settings)
 
     async def scenario(session: ClientSession) -> None:
         tools = {tool.name: tool for tool in (await session.list_tools()).tools}

@@ -274,7 +274,7 @@ def test_planted_pickles_are_never_opened(settings: Settings, tmp_path: Path) ->
     forbidden = {os.path.realpath(path) for path in planted}
     with audited() as events:
         assert "30 personnes" in ask(settings, ALIBABA)
-        assert list_documents(settings.index_dir)
+        assert list_documents(settings)
         (tmp_path / "more").mkdir()
         (tmp_path / "more" / "lorient.md").write_text(
             "# Lorient\n\nLe festival de Lorient a accueilli 850 000 visiteurs.\n"

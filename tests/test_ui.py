@@ -100,7 +100,7 @@ def test_removing_a_document_takes_it_out_of_the_answers(app: tuple[str, Setting
     article = tmp_path / "brest.md"
     article.write_text("# Port de Brest\n\nLe port de Brest a accueilli 4 200 escales de navires en 2022.\n")
     upload(app, article)
-    doc_id = next(d.doc_id for d in list_documents(app[1].index_dir) if d.title == "Port de Brest")
+    doc_id = next(d.doc_id for d in list_documents(app[1]) if d.title == "Port de Brest")
     session = client(app)
     session.predict(api_name="/documents")  # loads the dropdown's choices, as the page does
     status, table, _choice, results = session.predict(doc_id, api_name="/remove_document")

@@ -53,7 +53,7 @@ def test_folder_that_cannot_be_listed_keeps_its_documents(tmp_path: Path, monkey
     (skip,) = report.skipped
     assert skip.path == str(locked) and "cannot read this folder (Permission denied)" in skip.reason
     assert current_version(settings.index_dir) == version
-    assert len(list_documents(settings.index_dir)) == 3
+    assert len(list_documents(settings)) == 3
     assert "4 200" in Assistant(settings, embedder=HashingEmbedder()).ask(BREST).text
 
 
@@ -78,5 +78,5 @@ def test_cli_keeps_what_a_permission_hides_and_says_so(tmp_path: Path, mode: int
     assert f"{locked.name}/{unreadable}".rstrip("/") + ": cannot read" in line
     report = json.loads(as_json.stdout)
     assert report["removed"] == [] and [s["path"] for s in report["skipped"]] == [str(locked / unreadable)]
-    assert len(list_documents(settings.index_dir)) == 3
+    assert len(list_documents(settings)) == 3
     assert "4 200" in Assistant(settings, embedder=HashingEmbedder()).ask(BREST).text

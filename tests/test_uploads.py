@@ -106,7 +106,7 @@ def test_removal_deletes_only_copies_inside_the_uploads_folder(settings: Setting
 
 def test_uploaded_document_is_listed(settings: Settings, tmp_path: Path) -> None:
     index_uploads([write(tmp_path, "brest.md", "# Brest\n\nLe port de Brest.")], settings, HashingEmbedder())
-    (document,) = list_documents(settings.index_dir)
+    (document,) = list_documents(settings)
     assert document.title == "Brest" and Path(document.path).parent == uploads_dir(settings).absolute()
 
 
@@ -132,7 +132,7 @@ def test_rejected_reupload_leaves_the_previous_copy(
     assert result.status == "skipped"
     assert saved.read_bytes() == good and saved.stat().st_mtime_ns == before.st_mtime_ns
     assert sorted(p.name for p in uploads_dir(settings).iterdir()) == [name]  # no backup left behind
-    (document,) = list_documents(settings.index_dir)
+    (document,) = list_documents(settings)
     assert document.path == str(saved.absolute())
     # The folder and the index agree: indexing the copy again finds nothing to do.
     report = index_paths([saved], settings, HashingEmbedder())

@@ -65,7 +65,7 @@ class AssistantHolder:
 def _documents(settings: Settings) -> list[DocumentInfo] | None:
     """The indexed documents; None when no version of the index is intact."""
     try:
-        return list_documents(settings.index_dir)
+        return list_documents(settings)
     except IndexNotFoundError:
         return []
     except IndexCorruptError as error:

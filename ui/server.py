@@ -6,7 +6,7 @@ import sys
 
 from rag.errors import UserError
 from rag.settings import Settings
-from rag.store.versions import current_version
+from rag.store.backends import store_backend
 from ui.app import build_app
 
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -31,9 +31,10 @@ def startup_warnings(settings: Settings) -> list[str]:
             "read and change your documents. Set auth_username and auth_password (RAG_AUTH_USERNAME, "
             "RAG_AUTH_PASSWORD), or serve on 127.0.0.1."
         )
-    if current_version(settings.index_dir) is None:
+    if store_backend(settings).published() is None:
         warnings.append(
-            f"note: no index in {settings.index_dir} yet: add documents in the Documents tab, or run `rag index PATH`."
+            f"note: no index in {store_backend(settings).describe()} yet: add documents in the Documents tab, "
+            "or run `rag index PATH`."
         )
     return warnings
 

@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from rag import embedders, generators
 from rag.answering.citing import abstain, cite
@@ -26,8 +25,8 @@ from rag.generators.generation import GenerationCutError, report_of
 from rag.retrieval.base import Retrieval
 from rag.retrieval.hybrid import check_mode
 from rag.settings import Settings
+from rag.store.backends import store_backend
 from rag.store.index import IndexNotFoundError
-from rag.store.versions import current_version
 from rag.text.language import detect_language
 from rag.types import Answer, Claim, GenerationReport, Hit
 
@@ -46,6 +45,7 @@ class Assistant:
         generators.validate(settings)
         check_mode(settings.retrieval_mode)
         self.settings = settings
+        self._store = store_backend(settings)
         self._embedder = embedder
         self._generator = generator
         self._offline: Generator | None = None
@@ -65,12 +65,12 @@ class Assistant:
         served = self._snapshot  # replaced whole, never changed: reading it needs no lock
         if served is not None:
             # While another thread opens the new version, keep answering from this one.
-            if served.published == current_version(self.settings.index_dir) or not self._opening.acquire(False):
+            if served.published == self._store.published() or not self._opening.acquire(False):
                 return served
         else:
             self._opening.acquire()  # nothing to answer from yet: wait for the first open
         try:
-            published = current_version(self.settings.index_dir)
+            published = self._store.published()
             served = self._snapshot  # it may have been opened while this thread waited
             if served is None or served.published != published:
                 served = self._snapshot = self._open(published)
@@ -78,15 +78,15 @@ class Assistant:
         finally:
             self._opening.release()
 
-    def _open(self, published: Path | None) -> Snapshot:
-        return open_snapshot(self.settings, self.embedder, published)
+    def _open(self, published: str | None) -> Snapshot:
+        return open_snapshot(self.settings, self._store, self.embedder, published)
 
     def _searchable(self) -> Snapshot:
         """The current snapshot, if it holds anything to search."""
         snapshot = self.snapshot()
         if len(snapshot.index) == 0:
             raise IndexNotFoundError(
-                f"The index in {self.settings.index_dir} holds no documents: run `rag index PATH` to add some."
+                f"The index in {self._store.describe()} holds no documents: run `rag index PATH` to add some."
             )
         return snapshot
 

@@ -1,56 +1,13 @@
-"""What is in the index, for listing and removing documents.
-
-Listing reads the manifest and the docstore of the newest version whose
-docstore matches its checksum, falling back like ``Index.open``, and nothing
-else: hashing and loading the vectors and the BM25 arrays is what makes opening
-a whole version slow and memory-hungry, and a list of documents needs neither.
-"""
+"""What is in the index, for ``rag sources``, the Documents tab and the MCP server."""
 
 from __future__ import annotations
 
-import sqlite3
-from dataclasses import dataclass
-from pathlib import Path
+from rag.settings import Settings
+from rag.store.backends import store_backend
+from rag.store.docstore import DocumentInfo
 
-from rag.store.docstore import DOCSTORE, DocStore
-from rag.store.index import open_newest_intact
-from rag.store.manifest import IndexCorruptError, Manifest, file_sha256
+__all__ = ["DocumentInfo", "list_documents"]
 
 
-@dataclass(frozen=True)
-class DocumentInfo:
-    doc_id: str
-    title: str
-    date: str | None
-    paths: tuple[str, ...]
-    chunks: int
-    language: str
-
-    @property
-    def path(self) -> str:
-        return self.paths[0]
-
-
-def list_documents(index_dir: Path) -> list[DocumentInfo]:
-    return open_newest_intact(index_dir, _documents_in)
-
-
-def _documents_in(folder: Path) -> list[DocumentInfo]:
-    path = folder / DOCSTORE
-    expected = Manifest.read(folder).checksums.get(DOCSTORE)
-    if expected is None or not path.is_file() or file_sha256(path) != expected:
-        raise IndexCorruptError(f"{path} does not match the index manifest's checksum")
-    docstore = DocStore(path)
-    try:
-        counts = docstore.chunk_counts()
-        paths: dict[str, list[str]] = {}
-        for source in docstore.sources():
-            paths.setdefault(source.doc_id, []).append(source.path)
-        return [
-            DocumentInfo(d.id, d.title, d.date, tuple(paths.get(d.id, [d.path])), counts.get(d.id, 0), d.language)
-            for d in docstore.document_metadata()
-        ]
-    except sqlite3.Error as error:  # only a forged manifest lets an unreadable docstore get this far
-        raise IndexCorruptError(f"{path} is unreadable ({error})") from None
-    finally:
-        docstore.close()
+def list_documents(settings: Settings) -> list[DocumentInfo]:
+    return store_backend(settings).list_documents()

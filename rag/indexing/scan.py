@@ -11,21 +11,18 @@ import contextlib
 import json
 import os
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from rag.indexing.discover import Candidate, Discovery, absolute_path
+from rag.indexing.preparing import Chunker, Progress
 from rag.ingest import SkipFile, load_document
 from rag.settings import Settings
 from rag.store.docstore import SourceFile, StoredChunk
 from rag.store.index import Index
 from rag.types import Document, Skipped
-
-Progress = Callable[[str, int, int], None]
-Chunker = Callable[[Document], list[StoredChunk]]
 
 #: Beside the versions: files touched (same bytes) since the current version was written.
 TOUCHED_FILES = "touched-files.json"

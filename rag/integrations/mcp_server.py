@@ -33,7 +33,7 @@ from rag.errors import UserError
 from rag.indexing.catalog import DocumentInfo, list_documents
 from rag.integrations.passages import answer_json, passage_json
 from rag.settings import Settings
-from rag.store.versions import current_version
+from rag.store.backends import store_backend
 
 #: More passages than this is a page of the index, not a search result.
 MAX_K = 50
@@ -86,7 +86,7 @@ class _DocumentServer(MCPServer[Any]):
 
     def _documents(self) -> list[DocumentInfo]:
         try:
-            return list_documents(self._settings.index_dir) if current_version(self._settings.index_dir) else []
+            return list_documents(self._settings) if store_backend(self._settings).published() else []
         except UserError:  # a damaged index: the tools say so in one line; the list is just empty
             return []
 
@@ -130,7 +130,7 @@ def build_server(assistant: Assistant) -> MCPServer[Any]:
     @_one_line
     def list_indexed() -> dict[str, Any]:
         """The indexed documents: id, title, date, file path(s), language, number of passages, resource URI."""
-        return {"documents": [_document_json(d) for d in list_documents(settings.index_dir)]}
+        return {"documents": [_document_json(d) for d in list_documents(settings)]}
 
     @server.resource(DOCUMENT_URI, name="document", title="An indexed document", mime_type="text/plain")
     def read_document(doc_id: str) -> str:
@@ -177,6 +177,6 @@ def _resource(document: DocumentInfo) -> Resource:
 def serve_stdio(settings: Settings) -> None:
     """Serve on stdin/stdout until the client closes stdin."""
     assistant = Assistant(settings)  # a wrong backend name stops here, in one line, before any client waits
-    if current_version(settings.index_dir) is None:
-        print(f"note: no index in {settings.index_dir} yet: run `rag index PATH`.", file=sys.stderr)
+    if store_backend(settings).published() is None:
+        print(f"note: no index in {store_backend(settings).describe()} yet: run `rag index PATH`.", file=sys.stderr)
     build_server(assistant).run("stdio")

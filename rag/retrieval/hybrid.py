@@ -27,8 +27,8 @@ from rag.retrieval.dense import DenseRetriever
 from rag.retrieval.lexical import LexicalRetriever
 from rag.retrieval.near_duplicates import is_near_duplicate
 from rag.retrieval.relevance import cognate_coverage, coverage, discount_everyday_words
+from rag.store.base import Store
 from rag.store.docstore import DocumentMetadata
-from rag.store.index import Index
 from rag.text.analysis import CHAR_SHARE, analyze, char_grams, is_stop_word
 from rag.text.language import detect_language
 from rag.types import Chunk, Hit
@@ -139,7 +139,7 @@ METHODS = {"convex": convex, "rrf": reciprocal_ranks}
 class HybridRetriever:
     def __init__(
         self,
-        index: Index,
+        index: Store,
         embedder: Embedder,
         *,
         min_relevance: float,
@@ -256,17 +256,8 @@ class HybridRetriever:
 
     def _add_document_prior(self, fused: dict[int, float], terms: list[str], weight: float) -> None:
         """Raise each candidate by ``weight`` times its document's BM25, relative to the best document's."""
-        documents = self.index.documents_lexical
-        if documents is None or not fused:
-            return
-        scores = documents.scores(terms)
-        best = float(scores.max(initial=0.0))
-        if best <= 0:
-            return
-        rows = list(fused)
-        bonus = weight * scores[self.index.row_documents[rows]] / best
-        for row, extra in zip(rows, bonus.tolist(), strict=True):
-            fused[row] += extra
+        for row, relative in self.index.document_prior(terms, list(fused)).items():
+            fused[row] += weight * relative
 
     def _hit(
         self, chunk: Chunk, row: int, score: float, lexical_rank: int | None, dense_rank: int | None, relevance: float

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from rag.store.bm25_index import BM25Index
+from rag.store.base import LexicalIndex
 from rag.text.analysis import analyze
 
 
 class LexicalRetriever:
     name = "lexical"
 
-    def __init__(self, index: BM25Index) -> None:
+    def __init__(self, index: LexicalIndex) -> None:
         self.index = index
 
     def search(self, query: str, language: str, k: int) -> list[tuple[int, float]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rag.store.bm25_index import BM25Index
+from rag.store.base import LexicalIndex
 from rag.text.analysis import cognate
 from rag.text.salience import common_terms
 
@@ -23,7 +23,9 @@ def cognate_coverage(terms: list[str], tokens: Iterable[str], idf: dict[str, flo
     return coverage([cognate(t) for t in terms], [cognate(t) for t in tokens], {cognate(t): w for t, w in idf.items()})
 
 
-def discount_everyday_words(query: str, language: str, idf: dict[str, float], lexical: BM25Index) -> dict[str, float]:
+def discount_everyday_words(
+    query: str, language: str, idf: dict[str, float], lexical: LexicalIndex
+) -> dict[str, float]:
     """An everyday word no passage uses weighs like the least informative term one does.
 
     Corpus IDF gives an absent term the highest weight, so in a small corpus

@@ -1,20 +1,20 @@
 """The store role: what the rest of the app reads from one published index version.
 
-``rag.store.index.Index`` (FAISS, SQLite and BM25 files in a version folder)
-is the implementation; another backend (a Milvus collection, say) implements
-the same members. The read side is everything retrieval, answering and
-listing touch, and what the indexer reads back to build the next version from
-the current one: writing a version stays the backend's own business.
+Two backends implement it: ``rag.store.index.Index`` (FAISS, SQLite and BM25
+files in a version folder) and ``rag.store.milvus.store.MilvusStore`` (one
+generation of Milvus collections); ``rag.store.backends`` chooses one by settings.
+The read side is everything retrieval, answering and listing touch: writing a
+version stays the backend's own business.
 
-Rows number the chunks from 0 to ``len(store) - 1``, and the same row names
-the same chunk everywhere: in the vectors, the lexical indexes and the
-document table. Vectors are L2-normalised, so an inner product is a cosine.
+A row is a chunk's non-negative integer id, and the same row names the same
+chunk everywhere: in the vectors, the lexical indexes and the document table
+(the file store numbers them from 0; Milvus keys are not consecutive). Vectors
+are L2-normalised, so an inner product is a cosine.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -35,10 +35,6 @@ class LexicalIndex(Protocol):
 
     def search(self, query_tokens: list[str], k: int) -> list[tuple[int, float]]:
         """Up to ``k`` ``(row, score)`` pairs with a score above 0, best first, ties by row; [] for ``k <= 0``."""
-        ...
-
-    def scores(self, query_tokens: list[str]) -> npt.NDArray[np.float32]:
-        """The score of every row, in row order (0 where no query term occurs)."""
         ...
 
     def idf(self, tokens: list[str]) -> dict[str, float]:
@@ -96,8 +92,8 @@ class Store(Protocol):
     """One published index version, read-only and shared between threads (as the service does); see the module."""
 
     @property
-    def folder(self) -> Path:
-        """Where this version lives. Its name orders versions: the service compares it with the published one."""
+    def version(self) -> str:
+        """Names this version; later versions sort after it (the service compares it with the published one)."""
         ...
 
     @property
@@ -120,26 +116,19 @@ class Store(Protocol):
         """BM25 over 4-letter pieces of each chunk's words, one row per chunk; None in versions without it."""
         ...
 
-    @property
-    def documents_lexical(self) -> LexicalIndex | None:
-        """BM25 over whole documents, one row per document; None in versions without it."""
-        ...
-
-    @property
-    def row_documents(self) -> npt.NDArray[np.int64]:
-        """For each chunk row, its document's row in ``documents_lexical`` (empty without that index)."""
-        ...
-
     def __len__(self) -> int:
         """How many chunks (and vectors) the version holds."""
         ...
 
-    def all_vectors(self) -> npt.NDArray[np.float32]:
-        """Every chunk's vector, shape ``(len(store), dimension)``, in row order (the indexer reuses them)."""
-        ...
-
     def similarities(self, query: npt.NDArray[np.float32], rows: list[int]) -> dict[int, float]:
         """The inner product of ``query`` with each of ``rows``' vectors: their cosine, both being normalised."""
+        ...
+
+    def document_prior(self, terms: list[str], rows: list[int]) -> dict[int, float]:
+        """For each of ``rows``, its whole document's BM25 for ``terms`` over the best document's: 0 to 1.
+
+        Empty when no document matches (or the version has no document index).
+        """
         ...
 
     def search_dense(self, query: npt.NDArray[np.float32], k: int) -> list[tuple[int, float]]:

@@ -48,6 +48,22 @@ class SourceFile:
 
 
 @dataclass(frozen=True)
+class DocumentInfo:
+    """A document as ``rag sources`` and the Documents tab list it: every file name, and its chunk count."""
+
+    doc_id: str
+    title: str
+    date: str | None
+    paths: tuple[str, ...]
+    chunks: int
+    language: str
+
+    @property
+    def path(self) -> str:
+        return self.paths[0]
+
+
+@dataclass(frozen=True)
 class DocumentMetadata:
     """A stored document without its text, pages or excluded spans: what a hit or a listing shows."""
 

@@ -176,6 +176,20 @@ class Index:
     def __len__(self) -> int:
         return int(self.vectors.ntotal)
 
+    @property
+    def version(self) -> str:
+        return self.folder.name
+
+    def document_prior(self, terms: list[str], rows: list[int]) -> dict[int, float]:
+        if self.documents_lexical is None or not rows:
+            return {}
+        scores = self.documents_lexical.scores(terms)
+        best = float(scores.max(initial=0.0))
+        if best <= 0:
+            return {}
+        relative = scores[self.row_documents[rows]] / best
+        return {row: float(value) for row, value in zip(rows, relative.tolist(), strict=True)}
+
     def all_vectors(self) -> npt.NDArray[np.float32]:
         if len(self) == 0:
             return np.zeros((0, self.vectors.d), dtype=np.float32)
@@ -183,6 +197,7 @@ class Index:
 
     def similarities(self, query: npt.NDArray[np.float32], rows: list[int]) -> dict[int, float]:
         """The inner product of ``query`` with each row's vector (its cosine: both are normalised)."""
+        rows = [row for row in rows if 0 <= row < len(self)]  # a row outside the store is left out
         if not rows:
             return {}
         vectors = np.asarray(self.vectors.reconstruct_batch(np.asarray(rows, dtype=np.int64)), dtype=np.float32)

@@ -6,16 +6,16 @@ the real indexer built with the fake embedder:
 
 * it implements the protocols (``Store``, its ``DocumentTable`` and ``LexicalIndex``es);
 * the manifest counts what the store holds, and names the embedder's dimension;
-* rows 0 to ``len - 1`` each hold one chunk, the same in ``chunks``, ``tokens`` and
+* ``len`` distinct rows each hold one chunk, the same in ``chunks``, ``tokens`` and
   ``stored_chunks``, whose text is its document's text at its offsets (and page);
   rows outside the store are left out, not an error;
 * every document's metadata is there, as its document says, with its chunk count
   and at least one file name; every chunk's and file's document is there;
-* vectors are unit float32 rows of the manifest's dimension; a chunk's own vector
-  finds that chunk first; dense search gives ``min(k, len)`` distinct rows best
-  first, ``[]`` for ``k = 0``; ``similarities`` are the inner products it ranks by;
-* the lexical indexes have a row per chunk (per document for the document index),
-  hold every chunk's terms, and ``row_documents`` points each chunk at its document;
+* a chunk's vector is the unit vector of its embedded text, and finds that chunk
+  first; dense search gives ``min(k, len)`` distinct rows best first, ``[]`` for
+  ``k = 0``; ``similarities`` are the inner products it ranks by;
+* the lexical indexes have a row per chunk and hold every chunk's terms; a
+  document's own terms give each of its chunks the whole document prior;
 * ``close`` may be called twice.
 """
 
@@ -30,12 +30,12 @@ import numpy as np
 import pytest
 
 from rag.embedders.fake import HashingEmbedder
-from rag.indexing.indexer import index_paths
+from rag.indexing.indexer import embed_text, index_paths
 from rag.settings import Settings
+from rag.store.backends import store_backend
 from rag.store.base import DocumentTable, LexicalIndex, Store
 from rag.store.index import Index
-from rag.store.versions import current_version
-from tests.helpers import index_seeds
+from tests.helpers import SEEDS, index_seeds
 
 QUERY = "Combien de personnes travaillaient dans le laboratoire quantique d’Alibaba ?"
 
@@ -52,8 +52,7 @@ class StoreContract:
         assert isinstance(store.docstore, DocumentTable)
         assert isinstance(store.lexical, LexicalIndex)
         assert store.chars is None or isinstance(store.chars, LexicalIndex)
-        assert store.documents_lexical is None or isinstance(store.documents_lexical, LexicalIndex)
-        assert isinstance(store.folder, Path) and store.folder.name
+        assert isinstance(store.version, str) and store.version
 
     def test_the_manifest_counts_what_the_store_holds(self, store: Store) -> None:
         manifest = store.manifest
@@ -63,21 +62,25 @@ class StoreContract:
         assert isinstance(manifest.embedder["dimension"], int) and manifest.embedder["dimension"] > 0
 
     def test_every_row_holds_one_chunk_everywhere(self, store: Store) -> None:
-        rows = list(range(len(store)))
+        stored = list(store.docstore.stored_chunks())
+        rows = [row for row, _ in stored]
+        assert rows == sorted(rows), "stored chunks come in row order"
+        assert len(set(rows)) == len(rows) == len(store)
+        assert all(type(row) is int and row >= 0 for row in rows)
         chunks = store.docstore.chunks(rows)
         tokens = store.docstore.tokens(rows)
-        stored = list(store.docstore.stored_chunks())
         assert sorted(chunks) == sorted(tokens) == rows
-        assert [row for row, _ in stored] == rows, "stored chunks come in row order"
         for row, chunk in stored:
             assert chunk.chunk == chunks[row] and chunk.tokens == tokens[row]
             assert chunk.hash, "the indexer reuses a chunk's vector by its content hash"
 
     def test_rows_outside_the_store_are_left_out(self, store: Store) -> None:
-        outside = [-1, len(store), len(store) + 10]
+        rows = self.rows(store)
+        outside = [-1, max(rows, default=0) + 1, max(rows, default=0) + 10]
         assert store.docstore.chunks(outside) == {} and store.docstore.tokens(outside) == {}
         assert store.docstore.chunks([]) == {} and store.docstore.tokens([]) == {}
         assert store.similarities(np.ones(self.dimension(store), dtype=np.float32), []) == {}
+        assert store.similarities(np.ones(self.dimension(store), dtype=np.float32), outside) == {}
 
     def test_a_chunk_is_its_documents_text_at_its_offsets(self, store: Store) -> None:
         for _, stored in store.docstore.stored_chunks():
@@ -110,13 +113,13 @@ class StoreContract:
         assert {s.doc_id for s in sources} == {m.id for m in metadata}, "every document has a file, every file one"
         assert table.document("no-such-document") is None
 
-    def test_vectors_are_unit_rows_of_the_manifests_dimension(self, store: Store) -> None:
-        vectors = store.all_vectors()
-        assert vectors.dtype == np.float32 and vectors.shape == (len(store), self.dimension(store))
-        np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-
-    def test_a_chunks_own_vector_finds_it_first(self, store: Store) -> None:
-        for row, vector in enumerate(store.all_vectors()):
+    def test_a_chunks_vector_is_its_embedded_text_and_finds_it_first(self, store: Store) -> None:
+        embedder = HashingEmbedder(self.dimension(store))
+        for row, stored in store.docstore.stored_chunks():
+            document = store.docstore.document(stored.chunk.doc_id)
+            assert document is not None
+            vector = embedder.embed_documents([embed_text(document, stored.chunk.text)])[0]
+            assert store.similarities(vector, [row])[row] == pytest.approx(1.0, abs=1e-5), "unit vectors"
             ((found, score),) = store.search_dense(vector, 1)
             assert found == row and score == pytest.approx(1.0, abs=1e-5)
 
@@ -127,19 +130,20 @@ class StoreContract:
         assert len(found) == min(k, len(store))
         rows = [row for row, _ in found]
         scores = [score for _, score in found]
-        assert len(set(rows)) == len(rows) and all(type(r) is int and 0 <= r < len(store) for r in rows)
+        assert len(set(rows)) == len(rows) and set(rows) <= set(self.rows(store))
+        assert all(type(r) is int for r in rows)
         assert scores == sorted(scores, reverse=True)
         assert all(type(score) is float for score in scores)
 
     def test_similarities_are_the_inner_products_dense_search_ranks_by(self, store: Store) -> None:
         query = HashingEmbedder(self.dimension(store)).embed_query(QUERY)
-        rows = list(range(len(store)))
+        rows = self.rows(store)
         similarities = store.similarities(query, rows)
         assert sorted(similarities) == rows
-        expected = store.all_vectors() @ query
-        for row in rows:
-            assert similarities[row] == pytest.approx(float(expected[row]), abs=1e-5)
-        for row, score in store.search_dense(query, 5):
+        assert all(-1.0 - 1e-5 <= value <= 1.0 + 1e-5 for value in similarities.values())
+        ranked = store.search_dense(query, len(rows))
+        assert sorted(row for row, _ in ranked) == rows
+        for row, score in ranked:
             assert score == pytest.approx(similarities[row], abs=1e-5)
 
     def test_lexical_indexes_have_a_row_per_chunk_and_hold_its_terms(self, store: Store) -> None:
@@ -148,31 +152,26 @@ class StoreContract:
         for row, stored in store.docstore.stored_chunks():
             assert all(store.lexical.holds(token) for token in stored.tokens), row
             if stored.tokens:
-                scores = store.lexical.scores(list(stored.tokens))
-                assert scores.shape == (len(store),) and scores[row] > 0
+                found = dict(store.lexical.search(list(stored.tokens), len(store)))
+                assert found.get(row, 0.0) > 0, "a chunk's own terms find it"
+                assert list(found.values()) == sorted(found.values(), reverse=True)
         assert store.lexical.search([], 5) == [] and store.lexical.search(["zzzq"], 5) == []
         assert not store.lexical.holds("zzzq")
         weights = store.lexical.idf(["zzzq"])
         assert weights["zzzq"] > 0
 
-    def test_row_documents_point_each_chunk_at_its_document(self, store: Store) -> None:
-        documents = store.documents_lexical
-        if documents is None:
-            assert len(store.row_documents) == 0
-            return
-        assert len(documents) == store.manifest.documents
-        assert store.row_documents.shape == (len(store),)
+    def test_a_documents_own_terms_give_its_chunks_the_whole_prior(self, store: Store) -> None:
         terms: dict[str, list[str]] = {}
-        position: dict[str, int] = {}
+        rows: dict[str, list[int]] = {}
         for row, stored in store.docstore.stored_chunks():
-            doc_id = stored.chunk.doc_id
-            terms.setdefault(doc_id, []).extend(stored.tokens)
-            # Every chunk of a document points at the same row of the document index, and no other's does.
-            assert position.setdefault(doc_id, int(store.row_documents[row])) == store.row_documents[row]
-        assert len(set(position.values())) == len(position)
+            terms.setdefault(stored.chunk.doc_id, []).extend(stored.tokens)
+            rows.setdefault(stored.chunk.doc_id, []).append(row)
+        every = self.rows(store)
         for doc_id, words in terms.items():
-            # A document's own terms score its own row highest.
-            assert int(np.argmax(documents.scores(words))) == position[doc_id], doc_id
+            prior = store.document_prior(words, every)
+            assert set(prior) <= set(every) and all(0.0 <= value <= 1.0 + 1e-6 for value in prior.values())
+            assert all(prior[row] == pytest.approx(1.0) for row in rows[doc_id]), doc_id
+        assert store.document_prior(["zzzq"], every) == {} and store.document_prior([], every) == {}
 
     def test_close_twice_is_harmless(self, store: Store) -> None:
         store.close()
@@ -181,6 +180,10 @@ class StoreContract:
     @staticmethod
     def dimension(store: Store) -> int:
         return int(store.manifest.embedder["dimension"])
+
+    @staticmethod
+    def rows(store: Store) -> list[int]:
+        return [row for row, _ in store.docstore.stored_chunks()]
 
 
 # Implementations ------------------------------------------------------------------------------
@@ -216,7 +219,7 @@ class TestIndexOfTheSeeds(StoreContract):
     def test_holds_the_seeds_the_note_and_the_copy(self, store: Store) -> None:
         assert len(store) > 10
         assert store.manifest.documents == 3 and len(store.docstore.sources()) == 4
-        assert store.folder == current_version(store.folder.parent) and store.folder.name == "v000002"
+        assert store.version == "v000002"
 
 
 class TestEmptyIndex(StoreContract):
@@ -225,6 +228,60 @@ class TestEmptyIndex(StoreContract):
         index = Index.open(empty_index_dir)
         yield index
         index.close()
+
+    def test_is_empty(self, store: Store) -> None:
+        assert len(store) == 0 and store.docstore.document_metadata() == []
+
+
+# The same contract on Milvus Lite: a real engine in a local file.
+
+
+def _milvus(settings: Settings) -> Settings:
+    return settings.replace(store_backend="milvus")
+
+
+@pytest.fixture(scope="module")
+def milvus_seeds(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    root = tmp_path_factory.mktemp("milvus-store")
+    corpus = root / "articles"
+    shutil.copytree(SEEDS, corpus, ignore=shutil.ignore_patterns("*.jsonl", "*.md"))
+    settings = _milvus(Settings(index_dir=root / "index", embedding_backend="fake"))
+    index_paths([corpus], settings, HashingEmbedder())
+    seed = sorted(corpus.glob("*.txt"))[0]
+    shutil.copy(seed, corpus / "copie.txt")
+    (corpus / "brest.md").write_text("# Brest\n\nLe port de Brest a accueilli 4 200 escales de navires en 2022.\n")
+    index_paths([corpus], settings, HashingEmbedder())
+    return settings
+
+
+@pytest.fixture(scope="module")
+def milvus_empty(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    root = tmp_path_factory.mktemp("milvus-empty")
+    (root / "nothing").mkdir()
+    settings = _milvus(Settings(index_dir=root / "index", embedding_backend="fake"))
+    index_paths([root / "nothing"], settings, HashingEmbedder())
+    return settings
+
+
+class TestMilvusIndexOfTheSeeds(StoreContract):
+    @pytest.fixture
+    def store(self, milvus_seeds: Settings) -> Iterator[Store]:
+        opened = store_backend(milvus_seeds).open()
+        yield opened
+        opened.close()
+
+    def test_holds_the_seeds_the_note_and_the_copy(self, store: Store, milvus_seeds: Settings) -> None:
+        assert len(store) > 10
+        assert store.manifest.documents == 3 and len(store.docstore.sources()) == 4
+        assert store.version == store_backend(milvus_seeds).published() == "g000000000002"
+
+
+class TestMilvusEmptyIndex(StoreContract):
+    @pytest.fixture
+    def store(self, milvus_empty: Settings) -> Iterator[Store]:
+        opened = store_backend(milvus_empty).open()
+        yield opened
+        opened.close()
 
     def test_is_empty(self, store: Store) -> None:
         assert len(store) == 0 and store.docstore.document_metadata() == []

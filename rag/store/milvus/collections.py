@@ -1,0 +1,268 @@
+"""Connecting to Milvus and laying out the collections of one index.
+
+One index is five collections sharing a prefix (``milvus_collection``):
+
+* ``<prefix>_meta``: one row, the published generation and the manifest (JSON);
+* ``<prefix>_<build>_chunks``: a row per chunk: its id (the row every other part
+  of the app names it by), offsets, text, content hash, dense vector, and its
+  analysed terms and character grams, each with Milvus's BM25 function;
+* ``<prefix>_<build>_documents``: a row per document, with its terms for the document BM25;
+* ``<prefix>_<build>_texts``: each document's text, in parts (a VARCHAR holds 64 KB);
+* ``<prefix>_<build>_sources``: a row per indexed file name.
+
+``<build>`` changes only when the index is rebuilt for another embedding model
+(its vectors may not even have the same dimension); the meta row says which
+build is published. Every row carries ``added`` and ``removed`` generations:
+see ``generations``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pymilvus import DataType, Function, FunctionType, MilvusClient
+from pymilvus.exceptions import MilvusException
+
+from rag.errors import UserError
+
+#: ``removed`` of a row no generation has removed yet.
+NEVER = 2**62
+#: Characters of document text per ``texts`` row: 4 UTF-8 bytes each at most stay under 64 KB.
+TEXT_PART_CHARS = 16_000
+_VARCHAR = 65_535
+#: Milvus wants a vector field in every collection; the tables without vectors hold this one.
+_PLACEHOLDER = "placeholder"
+PLACEHOLDER_VECTOR = [0.0, 0.0]
+#: Lucene's BM25 parameters, as the file store's ``BM25Index`` uses them.
+_BM25 = {"bm25_k1": 1.2, "bm25_b": 0.75}
+
+
+class _WithoutLiteTimestampNoise(logging.Filter):
+    """Milvus Lite cannot allocate server timestamps: every iterated query logs it, with a traceback, and goes on."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return "mvccTs" not in message and "Method not implemented" not in message
+
+
+for _logger in ("pymilvus.client.iterator.query_iterator", "grpc._server"):
+    logging.getLogger(_logger).addFilter(_WithoutLiteTimestampNoise())
+
+
+class MilvusUnavailableError(UserError):
+    """Milvus cannot be reached, refused the token, or failed a request."""
+
+
+T = TypeVar("T")
+
+
+def call(what: str, action: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``action(*args, **kwargs)``, with any Milvus failure turned into a one-line error that says what to check."""
+    try:
+        return action(*args, **kwargs)
+    except MilvusException as error:
+        reason = " ".join(str(getattr(error, "message", "") or error).split())
+        raise MilvusUnavailableError(
+            f"Milvus failed to {what} ({reason}): check milvus_uri and milvus_token."
+        ) from None
+
+
+_clients: dict[tuple[str, str], MilvusClient] = {}
+_clients_lock = threading.Lock()
+
+
+def connect(uri: str, token: str) -> MilvusClient:
+    """One client per URI and token in this process: Milvus Lite serves a file to one process only."""
+    with _clients_lock:
+        client = _clients.get((uri, token))
+        if client is None:
+            try:
+                client = MilvusClient(uri=uri, token=token, timeout=30)
+            except MilvusException as error:
+                reason = " ".join(str(getattr(error, "message", "") or error).split())
+                hint = (
+                    "is another process (rag serve?) using this Milvus Lite file? Stop it, or use a Milvus server"
+                    if uri.endswith(".db")
+                    else "check milvus_uri and milvus_token, and that the server is running"
+                )
+                raise MilvusUnavailableError(f"Cannot open Milvus at {uri} ({reason}): {hint}.") from None
+            _clients[(uri, token)] = client
+        return client
+
+
+@dataclass(frozen=True)
+class Names:
+    """The collection names of one build of one index."""
+
+    prefix: str
+    build: int
+
+    @property
+    def meta(self) -> str:
+        return f"{self.prefix}_meta"
+
+    def _of(self, table: str) -> str:
+        return f"{self.prefix}_b{self.build}_{table}"
+
+    @property
+    def chunks(self) -> str:
+        return self._of("chunks")
+
+    @property
+    def documents(self) -> str:
+        return self._of("documents")
+
+    @property
+    def texts(self) -> str:
+        return self._of("texts")
+
+    @property
+    def sources(self) -> str:
+        return self._of("sources")
+
+    def tables(self) -> tuple[str, str, str, str]:
+        return (self.chunks, self.documents, self.texts, self.sources)
+
+
+def _versioned(client: MilvusClient, key: DataType, key_length: int = 0) -> Any:
+    schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+    if key == DataType.INT64:
+        schema.add_field("key", DataType.INT64, is_primary=True)
+    else:
+        schema.add_field("key", DataType.VARCHAR, max_length=key_length, is_primary=True)
+    schema.add_field("added", DataType.INT64)
+    schema.add_field("removed", DataType.INT64)
+    return schema
+
+
+def _bm25_field(schema: Any, field: str, *, match: bool) -> None:
+    schema.add_field(
+        field,
+        DataType.VARCHAR,
+        max_length=_VARCHAR,
+        enable_analyzer=True,
+        enable_match=match,
+        analyzer_params={"tokenizer": "standard"},
+    )
+    schema.add_field(f"{field}_sparse", DataType.SPARSE_FLOAT_VECTOR)
+    schema.add_function(
+        Function(
+            name=f"{field}_bm25",
+            function_type=FunctionType.BM25,
+            input_field_names=[field],
+            output_field_names=[f"{field}_sparse"],
+        )
+    )
+
+
+def _indexes(client: MilvusClient, vectors: dict[str, dict[str, Any]], scalars: tuple[str, ...] = ()) -> Any:
+    """Index parameters: every vector field must have one; scalar indexes speed up filters on large tables.
+
+    Only the chunks table gets scalar indexes: every search filters it on the
+    generation, and it is the one that grows to millions of rows. Each index
+    also costs about half a second to create.
+    """
+    params = client.prepare_index_params()
+    for field, spec in vectors.items():
+        params.add_index(field, **spec)
+    for field in scalars:
+        params.add_index(field, index_type="INVERTED")
+    return params
+
+
+def _bm25_index() -> dict[str, Any]:
+    return {"index_type": "SPARSE_INVERTED_INDEX", "metric_type": "BM25", "params": dict(_BM25)}
+
+
+def _placeholder_index() -> dict[str, Any]:
+    return {"index_type": "FLAT", "metric_type": "L2"}
+
+
+def create_build(client: MilvusClient, names: Names, dimension: int, dense_index: str) -> None:
+    """Create and load the four tables of a new build (dropping any left by a build that died)."""
+    for table in names.tables():
+        if client.has_collection(table):
+            client.drop_collection(table)
+    chunks = _versioned(client, DataType.INT64)
+    chunks.add_field("doc_id", DataType.VARCHAR, max_length=64)
+    for field in ("start", "end", "page"):
+        chunks.add_field(field, DataType.INT64)
+    chunks.add_field("text", DataType.VARCHAR, max_length=_VARCHAR)
+    chunks.add_field("hash", DataType.VARCHAR, max_length=64)
+    chunks.add_field("dense", DataType.FLOAT_VECTOR, dim=dimension)
+    _bm25_field(chunks, "terms", match=True)
+    _bm25_field(chunks, "grams", match=False)
+    dense = {"index_type": dense_index, "metric_type": "IP"}
+    vectors = {"dense": dense, "terms_sparse": _bm25_index(), "grams_sparse": _bm25_index()}
+    chunk_indexes = _indexes(client, vectors, ("added", "removed", "doc_id", "hash"))
+    client.create_collection(names.chunks, schema=chunks, index_params=chunk_indexes, consistency_level="Strong")
+
+    documents = _versioned(client, DataType.VARCHAR, 160)
+    documents.add_field("doc_id", DataType.VARCHAR, max_length=64)
+    for field in ("path", "title", "date", "language", "format", "pages", "excluded"):
+        documents.add_field(field, DataType.VARCHAR, max_length=_VARCHAR)
+    documents.add_field("chunks", DataType.INT64)
+    _bm25_field(documents, "terms", match=False)
+    client.create_collection(
+        names.documents,
+        schema=documents,
+        index_params=_indexes(client, {"terms_sparse": _bm25_index()}),
+        consistency_level="Strong",
+    )
+
+    texts = _versioned(client, DataType.VARCHAR, 160)
+    texts.add_field("doc_id", DataType.VARCHAR, max_length=64)
+    texts.add_field("part", DataType.INT64)
+    texts.add_field("text", DataType.VARCHAR, max_length=_VARCHAR)
+    texts.add_field(_PLACEHOLDER, DataType.FLOAT_VECTOR, dim=len(PLACEHOLDER_VECTOR))
+    _create_plain(client, names.texts, texts)
+
+    sources = _versioned(client, DataType.VARCHAR, _VARCHAR)
+    sources.add_field("path", DataType.VARCHAR, max_length=_VARCHAR)
+    sources.add_field("doc_id", DataType.VARCHAR, max_length=64)
+    sources.add_field("size", DataType.INT64)
+    sources.add_field("mtime_ns", DataType.INT64)
+    sources.add_field(_PLACEHOLDER, DataType.FLOAT_VECTOR, dim=len(PLACEHOLDER_VECTOR))
+    _create_plain(client, names.sources, sources)
+    for table in names.tables():
+        client.load_collection(table)
+
+
+def _create_plain(client: MilvusClient, name: str, schema: Any) -> None:
+    indexes = _indexes(client, {_PLACEHOLDER: _placeholder_index()})
+    client.create_collection(name, schema=schema, index_params=indexes, consistency_level="Strong")
+
+
+def ensure_meta(client: MilvusClient, names: Names) -> None:
+    if client.has_collection(names.meta):
+        client.load_collection(names.meta)
+        return
+    schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("key", DataType.VARCHAR, max_length=64, is_primary=True)
+    schema.add_field("value", DataType.VARCHAR, max_length=_VARCHAR)
+    schema.add_field(_PLACEHOLDER, DataType.FLOAT_VECTOR, dim=len(PLACEHOLDER_VECTOR))
+    indexes = client.prepare_index_params()
+    indexes.add_index(_PLACEHOLDER, **_placeholder_index())
+    client.create_collection(names.meta, schema=schema, index_params=indexes, consistency_level="Strong")
+    client.load_collection(names.meta)
+
+
+def iterate(
+    client: MilvusClient, table: str, filter: str, fields: list[str], batch: int = 1000
+) -> Iterator[dict[str, Any]]:
+    """Every row matching ``filter``, in batches: a collection may hold more rows than one query returns."""
+    rows = call(
+        f"read {table}", lambda: client.query_iterator(table, batch_size=batch, filter=filter, output_fields=fields)
+    )
+    try:
+        while True:
+            found = call(f"read {table}", rows.next)
+            if not found:
+                return
+            yield from found
+    finally:
+        rows.close()

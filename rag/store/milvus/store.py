@@ -1,0 +1,267 @@
+"""One published generation of a Milvus index, read as a ``Store`` (``rag.store.base``).
+
+Every read filters on the generation the store was opened at, so a request
+sees one version from start to end while a writer publishes the next.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from pymilvus import MilvusClient
+
+from rag.store.docstore import DocumentMetadata, SourceFile, StoredChunk
+from rag.store.manifest import Manifest
+from rag.store.milvus import terms as encoded
+from rag.store.milvus.collections import Names, call, iterate
+from rag.store.milvus.generations import Published, live
+from rag.types import Chunk, Document
+
+_CHUNK_FIELDS = ["key", "doc_id", "start", "end", "page", "text"]
+
+
+def _chunk(row: dict[str, Any]) -> Chunk:
+    page = int(row["page"])
+    return Chunk(row["doc_id"], int(row["start"]), int(row["end"]), row["text"], page if page >= 0 else None)
+
+
+def _metadata(row: dict[str, Any]) -> DocumentMetadata:
+    return DocumentMetadata(row["doc_id"], row["path"], row["title"], row["date"] or None, row["language"])
+
+
+def _in(values: list[Any]) -> str:
+    return json.dumps(list(values), ensure_ascii=False)
+
+
+def _score(distance: float) -> float:
+    # Milvus Lite reports a BM25 score as a negative distance, a server as the score itself.
+    return abs(float(distance))
+
+
+class MilvusLexical:
+    """BM25 over one analysed-text field (``LexicalIndex``), as Milvus's BM25 function scores it."""
+
+    def __init__(self, client: MilvusClient, table: str, field: str, generation: int, rows: int) -> None:
+        self._client, self._table, self._field = client, table, field
+        self._live = live(generation)
+        self._rows = rows
+        self._df: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return self._rows
+
+    def search(self, query_tokens: list[str], k: int) -> list[tuple[int, float]]:
+        if k <= 0 or not query_tokens or not self._rows:
+            return []
+        found = call(
+            "search the lexical index",
+            lambda: self._client.search(
+                self._table,
+                data=[encoded.encode(query_tokens)],
+                anns_field=f"{self._field}_sparse",
+                limit=min(k, self._rows),
+                filter=self._live,
+                output_fields=["key"],
+            ),
+        )
+        hits = [(int(hit["key"]), _score(hit["distance"])) for hit in found[0]]
+        return sorted((hit for hit in hits if hit[1] > 0), key=lambda hit: (-hit[1], hit[0]))
+
+    def _document_frequency(self, token: str) -> int:
+        if token not in self._df:
+            condition = f"TEXT_MATCH({self._field}, '{encoded.match(token)}') and {self._live}"
+            rows = call(
+                "count terms",
+                lambda: self._client.query(self._table, filter=condition, output_fields=["count(*)"]),
+            )
+            self._df[token] = int(rows[0]["count(*)"])
+        return self._df[token]
+
+    def holds(self, token: str) -> bool:
+        return self._document_frequency(token) > 0
+
+    def idf(self, tokens: list[str]) -> dict[str, float]:
+        """Lucene's IDF, as ``BM25Index.idf``: the same weights for the same counts."""
+        n = self._rows
+        return {
+            t: math.log(1 + (n - self._document_frequency(t) + 0.5) / (self._document_frequency(t) + 0.5))
+            for t in tokens
+        }
+
+
+class MilvusDocuments:
+    """The documents, file names and chunks of one generation (``DocumentTable``)."""
+
+    def __init__(self, client: MilvusClient, names: Names, generation: int) -> None:
+        self._client, self._names = client, names
+        self._live = live(generation)
+
+    def _query(self, table: str, filter: str, fields: list[str]) -> list[dict[str, Any]]:
+        return call(
+            f"read {table}",
+            lambda: self._client.query(table, filter=f"({filter}) and {self._live}", output_fields=fields),
+        )
+
+    def document_metadata(self) -> list[DocumentMetadata]:
+        fields = ["doc_id", "path", "title", "date", "language"]
+        rows = iterate(self._client, self._names.documents, self._live, fields)
+        return sorted((_metadata(r) for r in rows), key=lambda d: (d.path, d.id))
+
+    def documents(self) -> list[Document]:
+        found = [self.document(d.id) for d in self.document_metadata()]
+        return [d for d in found if d is not None]
+
+    def document(self, doc_id: str) -> Document | None:
+        fields = ["doc_id", "path", "title", "date", "language", "format", "pages", "excluded"]
+        rows = self._query(self._names.documents, f"doc_id == {json.dumps(doc_id)}", fields)
+        if not rows:
+            return None
+        parts = self._query(self._names.texts, f"doc_id == {json.dumps(doc_id)}", ["part", "text"])
+        row = rows[0]
+        return Document(
+            id=row["doc_id"],
+            path=row["path"],
+            text="".join(p["text"] for p in sorted(parts, key=lambda p: int(p["part"]))),
+            title=row["title"],
+            date=row["date"] or None,
+            language=row["language"],
+            format=row["format"],
+            pages=tuple(json.loads(row["pages"])),
+            excluded=tuple(tuple(span) for span in json.loads(row["excluded"])),
+        )
+
+    def sources(self) -> list[SourceFile]:
+        rows = iterate(self._client, self._names.sources, self._live, ["path", "doc_id", "size", "mtime_ns"])
+        found = [SourceFile(r["path"], r["doc_id"], int(r["size"]), int(r["mtime_ns"])) for r in rows]
+        return sorted(found, key=lambda s: s.path)
+
+    def chunks(self, rows: list[int]) -> dict[int, Chunk]:
+        if not rows:
+            return {}
+        found = self._query(self._names.chunks, f"key in {_in(rows)}", _CHUNK_FIELDS)
+        return {int(r["key"]): _chunk(r) for r in found}
+
+    def tokens(self, rows: list[int]) -> dict[int, tuple[str, ...]]:
+        if not rows:
+            return {}
+        found = self._query(self._names.chunks, f"key in {_in(rows)}", ["key", "terms"])
+        return {int(r["key"]): encoded.decode(r["terms"]) for r in found}
+
+    def doc_ids(self, rows: list[int]) -> dict[int, str]:
+        if not rows:
+            return {}
+        return {
+            int(r["key"]): r["doc_id"]
+            for r in self._query(self._names.chunks, f"key in {_in(rows)}", ["key", "doc_id"])
+        }
+
+    def chunk_counts(self) -> dict[str, int]:
+        rows = iterate(self._client, self._names.documents, self._live, ["doc_id", "chunks"])
+        return {r["doc_id"]: int(r["chunks"]) for r in rows if int(r["chunks"])}
+
+    def stored_chunks(self) -> Iterator[tuple[int, StoredChunk]]:
+        rows = iterate(self._client, self._names.chunks, self._live, [*_CHUNK_FIELDS, "terms", "hash"])
+        for row in sorted(rows, key=lambda r: int(r["key"])):
+            yield int(row["key"]), StoredChunk(_chunk(row), encoded.decode(row["terms"]), row["hash"])
+
+    def close(self) -> None:
+        """Nothing to release: the client is shared by the process (``collections.connect``)."""
+
+
+class MilvusStore:
+    """A ``Store`` reading generation ``published.generation`` of one index on Milvus."""
+
+    def __init__(self, client: MilvusClient, prefix: str, published: Published) -> None:
+        self._client = client
+        self._names = Names(prefix, published.build)
+        self._published = published
+        generation = published.generation
+        self._live = live(generation)
+        self.docstore = MilvusDocuments(client, self._names, generation)
+        count = call(
+            "count chunks",
+            lambda: client.query(self._names.chunks, filter=self._live, output_fields=["count(*)"]),
+        )
+        self._rows = int(count[0]["count(*)"])
+        self.lexical = MilvusLexical(client, self._names.chunks, "terms", generation, self._rows)
+        self.chars = MilvusLexical(client, self._names.chunks, "grams", generation, self._rows)
+
+    @property
+    def version(self) -> str:
+        return f"g{self._published.generation:012d}"
+
+    @property
+    def manifest(self) -> Manifest:
+        return self._published.manifest()
+
+    def __len__(self) -> int:
+        return self._rows
+
+    def similarities(self, query: npt.NDArray[np.float32], rows: list[int]) -> dict[int, float]:
+        if not rows:
+            return {}
+        found = call(
+            "read vectors",
+            lambda: self._client.query(
+                self._names.chunks, filter=f"key in {_in(rows)} and {self._live}", output_fields=["key", "dense"]
+            ),
+        )
+        vector = np.asarray(query, dtype=np.float32).reshape(-1)
+        return {int(r["key"]): float(np.asarray(r["dense"], dtype=np.float32) @ vector) for r in found}
+
+    def search_dense(self, query: npt.NDArray[np.float32], k: int) -> list[tuple[int, float]]:
+        if k <= 0 or not self._rows:
+            return []
+        found = call(
+            "search vectors",
+            lambda: self._client.search(
+                self._names.chunks,
+                data=[np.asarray(query, dtype=np.float32).reshape(-1).tolist()],
+                anns_field="dense",
+                limit=min(k, self._rows),
+                filter=self._live,
+                output_fields=["key"],
+                search_params={"metric_type": "IP"},
+            ),
+        )
+        return [(int(hit["key"]), float(hit["distance"])) for hit in found[0]]
+
+    def document_prior(self, terms: list[str], rows: list[int]) -> dict[int, float]:
+        """Each row's document BM25 for ``terms``, relative to the best document's (0 to 1)."""
+        if not rows or not terms:
+            return {}
+        query = encoded.encode(terms)
+
+        def best_documents(filter: str, limit: int) -> list[dict[str, Any]]:
+            found = call(
+                "search documents",
+                lambda: self._client.search(
+                    self._names.documents,
+                    data=[query],
+                    anns_field="terms_sparse",
+                    limit=limit,
+                    filter=filter,
+                    output_fields=["doc_id"],
+                ),
+            )
+            return list(found[0])
+
+        top = best_documents(self._live, 1)
+        best = _score(top[0]["distance"]) if top else 0.0
+        if best <= 0:
+            return {}
+        doc_of = self.docstore.doc_ids(rows)
+        wanted = sorted(set(doc_of.values()))
+        scores = {
+            h["doc_id"]: _score(h["distance"])
+            for h in best_documents(f"doc_id in {_in(wanted)} and {self._live}", len(wanted))
+        }
+        return {row: scores.get(doc_of[row], 0.0) / best for row in rows if row in doc_of}
+
+    def close(self) -> None:
+        self.docstore.close()
