@@ -18,7 +18,7 @@ from pymilvus import MilvusClient
 from rag.store.docstore import DocumentMetadata, SourceFile, StoredChunk
 from rag.store.manifest import Manifest
 from rag.store.milvus import terms as encoded
-from rag.store.milvus.collections import Names, call, iterate
+from rag.store.milvus.collections import Names, call, iterate, load
 from rag.store.milvus.generations import Published, live
 from rag.types import Chunk, Document
 
@@ -182,6 +182,7 @@ class MilvusStore:
         self._published = published
         generation = published.generation
         self._live = live(generation)
+        load(client, self._names)
         self.docstore = MilvusDocuments(client, self._names, generation)
         count = call(
             "count chunks",

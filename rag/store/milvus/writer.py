@@ -14,7 +14,15 @@ from pymilvus import MilvusClient
 
 from rag.store.docstore import SourceFile, StoredChunk
 from rag.store.milvus import terms as encoded
-from rag.store.milvus.collections import PLACEHOLDER_VECTOR, TEXT_PART_CHARS, Names, call, create_build, iterate
+from rag.store.milvus.collections import (
+    PLACEHOLDER_VECTOR,
+    TEXT_PART_CHARS,
+    Names,
+    call,
+    create_build,
+    iterate,
+    load,
+)
 from rag.store.milvus.generations import (
     NEVER,
     Published,
@@ -70,6 +78,7 @@ class MilvusWriter:
             publish(client, prefix, published)
         self.published = published
         self.names = Names(prefix, published.build)
+        load(client, self.names)
         recover(client, self.names, published.generation)
 
     def store(self) -> MilvusStore:
