@@ -63,9 +63,18 @@ def _progress_bar() -> Any:
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from rag.embedders import LazyEmbedder
+    from rag.embedders.parallel import ParallelEmbedder
     from rag.indexing.indexer import index_paths
 
-    report = index_paths([Path(p) for p in args.paths], settings, LazyEmbedder(settings), _progress_bar())
+    if args.workers < 1:
+        raise UserError(f"--workers must be at least 1, not {args.workers}.")
+    embedder = LazyEmbedder(settings)
+    parallel = ParallelEmbedder(settings, embedder, args.workers) if args.workers > 1 else None
+    try:
+        report = index_paths([Path(p) for p in args.paths], settings, parallel or embedder, _progress_bar())
+    finally:
+        if parallel:
+            parallel.close()
     if report.rebuilt:
         print(report.rebuilt, file=sys.stderr)
     if args.json:
@@ -244,11 +253,17 @@ def build_parser() -> argparse.ArgumentParser:
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.add_argument("--index", type=Path, help="index folder (default: vectorstore/, or $RAG_INDEX_DIR)")
+        sub.add_argument(
+            "--store", help='where the index lives: "files" (default) or "milvus" ($RAG_STORE_BACKEND)'
+        )
         return sub
 
     index = add("index", "Index files and folders (recursively), incrementally.")
     index.add_argument("paths", nargs="+", metavar="PATH")
     index.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    index.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="embed in N processes, each with its own model (default: 1)"
+    )
     index.set_defaults(run=cmd_index)
 
     ask = add("ask", "Answer a question from the indexed documents, with cited sources.")
@@ -291,7 +306,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.started = started
     try:
         settings = Settings.load(
-            config_file=args.config, index_dir=getattr(args, "index", None), generator=getattr(args, "generator", None)
+            config_file=args.config,
+            index_dir=getattr(args, "index", None),
+            generator=getattr(args, "generator", None),
+            store_backend=getattr(args, "store", None),
         )
         return int(args.run(args, settings))
     except UserError as error:

@@ -1,0 +1,39 @@
+"""One embedding worker process (see ``parallel``): JSON lines of texts in, raw float32 rows out.
+
+Its first line says the model's dimension (or why it could not load); then,
+for each ``{"texts": [...]}`` line read, one ``{"rows": n}`` line followed by
+``n * dimension`` float32 values. It ends when its input closes.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+
+
+def main() -> int:
+    out = sys.stdout.buffer
+    try:
+        # The parent sets OMP_NUM_THREADS, which PyTorch reads when a model backend imports it.
+        from rag.embedders import make_embedder
+        from rag.settings import Settings
+
+        embedder = make_embedder(Settings.from_values(json.loads(sys.argv[1])))
+        out.write(json.dumps({"dimension": embedder.dimension}).encode() + b"\n")
+    except Exception as error:  # the parent shows it in one line
+        out.write(json.dumps({"error": f"{type(error).__name__}: {error}"}).encode() + b"\n")
+        return 1
+    out.flush()
+    for line in sys.stdin.buffer:
+        texts = json.loads(line)["texts"]
+        vectors = np.ascontiguousarray(embedder.embed_documents(texts), dtype=np.float32)
+        out.write(json.dumps({"rows": len(vectors)}).encode() + b"\n")
+        out.write(vectors.tobytes())
+        out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
