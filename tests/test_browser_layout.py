@@ -120,8 +120,24 @@ def test_remove_asks_first_and_leaves_only_its_own_message(browser: Browser, url
     expect(question).to_be_hidden()
     expect(page.locator("#rag-documents")).to_contain_text("Port de Brest")  # nothing removed
 
-    page.get_by_role("button", name="Remove…").click()
-    page.get_by_role("button", name="Yes, remove it").click()
+    # Each row has its own Remove button, named after its row; by keyboard, it asks first, the focus
+    # goes to Cancel (the safe answer), and cancelling brings it back to the row.
+    page.get_by_role("combobox", name="Document").fill("")
+    row = page.get_by_role("button", name="Remove Port de Brest port-brest.md")
+    expect(page.locator("#rag-documents button.rag-remove-row")).to_have_count(3)
+    row.focus()
+    page.keyboard.press("Enter")
+    expect(question).to_contain_text("Remove “Port de Brest” (port-brest.md")
+    expect(page.locator("#rag-remove-cancel")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(question).to_be_hidden()
+    expect(row).to_be_focused()
+    expect(page.locator("#rag-documents")).to_contain_text("Port de Brest")
+    page.keyboard.press("Enter")
+    expect(page.locator("#rag-remove-cancel")).to_be_focused()
+    page.keyboard.press("Shift+Tab")
+    expect(page.locator("#rag-remove-yes")).to_be_focused()
+    page.keyboard.press("Enter")
     expect(page.locator("#rag-remove-status")).to_contain_text("Removed “Port de Brest”")
     expect(page.locator("#rag-documents")).not_to_contain_text("Port de Brest")
     expect(results).not_to_contain_text("indexed")  # the upload's message does not linger

@@ -151,6 +151,10 @@ def test_documents_table_escapes_titles_and_file_names() -> None:
     table = render_documents([info])
     no_live_markup(table)
     assert "&lt;i&gt;x.md" in table and "<td>3</td>" in table
+    # Each row's Remove button says which document it removes, as escaped text.
+    assert 'data-doc-id="d1"' in table and ">Remove</button>" in table
+    assert 'aria-labelledby="rag-doc-d1-remove rag-doc-d1-title rag-doc-d1-file"' in table
+    assert 'id="rag-doc-d1-title">Titre &lt;script&gt;' in table and 'id="rag-doc-d1-file"' in table
 
 
 def test_an_answer_quoted_in_another_language_than_the_question_says_so() -> None:

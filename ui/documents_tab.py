@@ -11,6 +11,36 @@ from ui.actions import AssistantHolder
 
 # Indexing and removal write the index: one at a time, queued rather than refused.
 WRITER = "index-writer"
+# Each row's Remove button (ui.render_documents) passes its document on as a click of the table;
+# listening on the table itself keeps working when its rows are rendered again.
+ROW_REMOVE = """
+element.addEventListener('click', (event) => {
+  const button = event.target.closest && event.target.closest('button.rag-remove-row');
+  if (!button) return;
+  window.ragRemoveFrom = button.dataset.docId;
+  trigger('click', { doc_id: button.dataset.docId });
+});
+"""
+# The keyboard follows the question: to Cancel (the safe answer) once it shows, and back to the
+# row's button when it is cancelled. Retried briefly, since the box shows after the update lands.
+FOCUS_CANCEL = """
+() => {
+  const focus = (tries) => {
+    const button = document.querySelector('#rag-remove-cancel');
+    if (button && button.offsetParent) button.focus();
+    else if (tries > 0) setTimeout(() => focus(tries - 1), 50);
+  };
+  focus(20);
+}
+"""
+FOCUS_ROW = """
+() => {
+  const id = window.ragRemoveFrom;
+  window.ragRemoveFrom = null;
+  const row = id && document.querySelector(`#rag-documents button.rag-remove-row[data-doc-id="${CSS.escape(id)}"]`);
+  if (row) row.focus();
+}
+"""
 
 
 def documents_tab(holder: AssistantHolder, demo: gr.Blocks) -> list[Any]:
@@ -19,7 +49,7 @@ def documents_tab(holder: AssistantHolder, demo: gr.Blocks) -> list[Any]:
     search = gr.Textbox(
         label="Filter by title or file name", placeholder="Type to filter…", elem_id="rag-doc-filter", max_lines=1
     )
-    table = gr.HTML(label="Documents", js_on_load=None, elem_id="rag-documents")
+    table = gr.HTML(label="Documents", js_on_load=ROW_REMOVE, elem_id="rag-documents")
     with gr.Row(equal_height=False):
         with gr.Column():
             gr.HTML('<div class="rag-section-title">Add documents</div>', js_on_load=None)
@@ -45,6 +75,14 @@ def documents_tab(holder: AssistantHolder, demo: gr.Blocks) -> list[Any]:
     def ask_removal(doc_id: str | None) -> tuple[Any, ...]:
         return actions.confirm_removal(holder, doc_id)
 
+    def ask_row_removal(event: gr.EventData) -> tuple[Any, ...]:
+        # Which row: only what the page sends, checked against the index by confirm_removal.
+        doc_id = getattr(event, "doc_id", None)
+        doc_id = doc_id if isinstance(doc_id, str) and doc_id else None
+        asked = actions.confirm_removal(holder, doc_id)
+        # The dropdown shows the document asked about; confirming removes what it holds.
+        return (*asked, doc_id if asked[1] else None)
+
     def remove(doc_id: str | None) -> tuple[Any, ...]:
         return (*actions.remove(holder, doc_id), "", gr.update(visible=False))
 
@@ -68,9 +106,12 @@ def documents_tab(holder: AssistantHolder, demo: gr.Blocks) -> list[Any]:
         concurrency_limit=1,
         show_progress_on=[results],  # one progress bar, not one over each output
     )
-    remove_button.click(
-        ask_removal, [choice], [confirm_box, confirm_text, removed], api_visibility="private", show_progress="hidden"
-    )
+    asked = [
+        remove_button.click(ask_removal, [choice], [confirm_box, confirm_text, removed], **quiet),
+        table.click(ask_row_removal, None, [confirm_box, confirm_text, removed, choice], **quiet),
+    ]
+    for event in asked:
+        event.then(None, js=FOCUS_CANCEL, **quiet)
     removal = confirm_button.click(
         remove,
         [choice],
@@ -80,7 +121,7 @@ def documents_tab(holder: AssistantHolder, demo: gr.Blocks) -> list[Any]:
         concurrency_limit=1,
         show_progress_on=[removed],
     )
-    cancel_button.click(cancel, None, [confirm_box], api_visibility="private", show_progress="hidden")
+    cancel_button.click(cancel, None, [confirm_box], **quiet).then(None, js=FOCUS_ROW, **quiet)
     for changed in (indexed, removal):  # the table stays filtered as the user asked
         changed.then(filtered, [search], [table], **quiet)
     demo.load(refresh, None, [table, choice], api_name="documents")

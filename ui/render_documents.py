@@ -21,11 +21,11 @@ def render_documents(documents: list[DocumentInfo], query: str = "") -> str:
     shown = [d for d in documents if _matches(d, query)]
     rows = "".join(
         "<tr>"
-        f"<td>{escape(d.title)}</td><td>{escape(d.date or '—')}</td>"
+        f'<td id="{_row_id(d)}-title">{escape(d.title)}</td><td>{escape(d.date or "—")}</td>'
         f'<td title="{escape(_LANGUAGES.get(d.language, "language not recognised"))}">'
         f"{escape(d.language if d.language in _LANGUAGES else '—')}</td><td>{d.chunks}</td>"
-        f'<td><span class="rag-file" title="{escape(d.path)}">{escape(Path(d.path).name)}</span>'
-        f"{_aliases(d)}</td>"
+        f'<td><span class="rag-file" id="{_row_id(d)}-file" title="{escape(d.path)}">{escape(Path(d.path).name)}</span>'
+        f"{_aliases(d)}{_remove_button(d)}</td>"
         "</tr>"
         for d in sorted(shown, key=lambda d: d.title.casefold())
     )
@@ -39,6 +39,24 @@ def render_documents(documents: list[DocumentInfo], query: str = "") -> str:
 
 
 _LANGUAGES = {"fr": "French", "en": "English"}
+
+
+def _row_id(document: DocumentInfo) -> str:
+    return f"rag-doc-{escape(document.doc_id)}"
+
+
+def _remove_button(document: DocumentInfo) -> str:
+    # Under the file name rather than in a column of its own, which would push a 390 px wide table
+    # past the screen's edge. Named after its row for screen readers ("Remove" alone, read out of
+    # the table, says not what): "Remove", the title, the file, read from the cells themselves, so
+    # the name starts with the visible word (voice control) and no title is copied into an attribute.
+    # The click only asks first (ui.documents_tab).
+    row = _row_id(document)
+    return (
+        f'<div class="rag-row-actions"><button type="button" class="rag-remove-row" id="{row}-remove" '
+        f'data-doc-id="{escape(document.doc_id)}" aria-labelledby="{row}-remove {row}-title {row}-file">'
+        "Remove</button></div>"
+    )
 
 
 def _aliases(document: DocumentInfo) -> str:

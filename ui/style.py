@@ -120,6 +120,14 @@ button.rag-copy-button {
 table.rag-documents .rag-file, details.rag-trace .rag-file { overflow-wrap: anywhere; word-break: break-word; }
 #rag-upload-results { min-height: 2.5em; }
 #rag-remove-confirm { border: 1px solid #fca5a5; border-radius: 8px; padding: 8px; }
+button.rag-remove-row {
+  font-size: .85em; padding: 1px 8px; border-radius: 6px; cursor: pointer; white-space: nowrap;
+  border: 1px solid var(--border-color-primary); background: var(--background-fill-primary);
+  color: var(--body-text-color);
+}
+button.rag-remove-row:hover { border-color: #dc2626; color: #b91c1c; }
+.dark button.rag-remove-row:hover { color: #fca5a5; }
+.rag-row-actions { margin-top: 3px; }
 
 /* The chat leaves room for the question box and the buttons under it on the first screen. */
 #rag-chat { height: min(640px, calc(100vh - 300px)) !important; min-height: 360px; }
