@@ -14,7 +14,7 @@ import gradio as gr
 from rag.answering.service import Assistant
 from rag.generators import GENERATORS
 from rag.settings import Settings
-from ui import actions, style
+from ui import actions, script, style
 from ui.actions import MAX_TOP_K, AssistantHolder
 from ui.chat import (
     Conversation,
@@ -76,7 +76,7 @@ class AssistantApp(gr.Blocks):
         defaults: dict[str, Any] = {
             "theme": style.theme(),
             "css": style.CSS,
-            "js": style.JS,
+            "js": script.JS,
             "share": False,  # explicit: GRADIO_SHARE=true in the environment must not open a tunnel
             "max_file_size": self.max_file_bytes,  # refused by the upload route before it is stored
             "footer_links": ["api"],
@@ -139,7 +139,7 @@ def _chat_tab(holder: AssistantHolder, demo: gr.Blocks) -> gr.Chatbot:
                 submit_btn="Ask",
                 lines=1,
                 max_lines=4,
-                # Focused by style.JS on wide screens only: autofocus scrolls a phone's header away.
+                # Focused by script.JS on wide screens only: autofocus scrolls a phone's header away.
                 autofocus=False,
             )
             with gr.Row(elem_id="rag-chat-controls"):

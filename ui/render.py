@@ -183,7 +183,8 @@ def render_source_card(n: int, hit: Hit, citations: list[Citation], turn: int) -
         f'<article class="rag-source" id="{source_anchor(turn, n)}">'
         f'<header><span class="rag-num">[{n}]</span> <span class="rag-title">{escape(hit.title)}</span>{mark}</header>'
         f'<div class="rag-meta">{escape(hit.date or "no date")} · {where(hit)}</div>'
-        f'<blockquote class="rag-passage">{highlight(hit.chunk.text[skip:], spans)}</blockquote>'
+        # Focusable: a long passage scrolls inside its card, and the keyboard must be able to scroll it.
+        f'<blockquote class="rag-passage" tabindex="0">{highlight(hit.chunk.text[skip:], spans)}</blockquote>'
         "</article>"
     )
 
@@ -197,8 +198,8 @@ def render_sources(answer: Answer, turn: int) -> str:
             return (
                 f'<div class="rag-sources">{asked}<p class="rag-note">Nothing in your documents came close.</p></div>'
             )
-        return f'<div class="rag-sources"><h3>Closest passages</h3>{asked}{cards}{_AGAIN}</div>'
-    return f'<div class="rag-sources"><h3>Sources</h3>{asked}{cards}{_others(answer, turn)}{_AGAIN}</div>'
+        return f'<div class="rag-sources"><h2>Closest passages</h2>{asked}{cards}{_AGAIN}</div>'
+    return f'<div class="rag-sources"><h2>Sources</h2>{asked}{cards}{_others(answer, turn)}{_AGAIN}</div>'
 
 
 def _others(answer: Answer, turn: int) -> str:
