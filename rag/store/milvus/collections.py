@@ -96,6 +96,18 @@ def connect(uri: str, token: str) -> MilvusClient:
         return client
 
 
+def disconnect(uri: str, token: str) -> None:
+    """Close this process's client of ``uri``; for Milvus Lite, stop serving its file so another process may open it."""
+    with _clients_lock:
+        client = _clients.pop((uri, token), None)
+    if client is not None:
+        client.close()
+    if uri.endswith(".db"):
+        from milvus_lite.server_manager import server_manager_instance
+
+        server_manager_instance.release_server(uri)
+
+
 @dataclass(frozen=True)
 class Names:
     """The collection names of one build of one index."""
@@ -176,7 +188,9 @@ def _indexes(client: MilvusClient, vectors: dict[str, dict[str, Any]], scalars: 
 
 
 def _bm25_index() -> dict[str, Any]:
-    return {"index_type": "SPARSE_INVERTED_INDEX", "metric_type": "BM25", "params": dict(_BM25)}
+    # pymilvus 3 sends each of ``params`` as its own key, which a server reads; Milvus Lite
+    # reads them only from a JSON "params" key (else it uses k1 = 1.5): send both.
+    return {"index_type": "SPARSE_INVERTED_INDEX", "metric_type": "BM25", "params": {**_BM25, "params": dict(_BM25)}}
 
 
 def _placeholder_index() -> dict[str, Any]:
