@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from rag.answering.service import Assistant
 from rag.cli import main
 from rag.embedders.fake import HashingEmbedder
-from rag.indexing.indexer import index_paths
+from rag.errors import UserError
+from rag.indexing.indexer import index_paths, remove_document
 from rag.settings import Settings
 from tests.helpers import ROOT, SEEDS
-from tests.milvus_helpers import milvus_settings, rag, read_corpus, release
+from tests.milvus_helpers import milvus_settings, opened, rag, read_corpus, release
 
 ALIBABA = "Combien de personnes travaillaient dans le laboratoire quantique d’Alibaba ?"
 QA_FILE = SEEDS / "qa.jsonl"
@@ -156,3 +159,77 @@ def test_eval_gives_the_file_store_figures(
     (milvus_rows, milvus_scores), (file_rows, file_scores) = lines("milvus.jsonl"), lines("files.jsonl")
     assert len(milvus_rows) == 36 and milvus_rows == file_rows  # the same answers, passages, ranks and citations
     assert milvus_scores == pytest.approx(file_scores, abs=2e-4)
+
+
+# The service, removal and the model change, in this process ----------------------------------------
+
+BREST = "# Le port de Brest\n\nLe port de Brest a accueilli 4 200 escales de navires en 2022.\n"
+BREST_QUESTION = "Combien d'escales le port de Brest a-t-il accueillies en 2022 ?"
+
+
+@pytest.fixture
+def seeded(tmp_path: Path) -> Iterator[tuple[Path, Settings]]:
+    """(articles folder, settings) of a fresh Milvus index of the seed articles, released afterwards."""
+    corpus = tmp_path / "articles"
+    shutil.copytree(SEEDS, corpus, ignore=shutil.ignore_patterns("*.jsonl", "*.md"))
+    settings = milvus_settings(tmp_path / "index")
+    index_paths([corpus], settings, HashingEmbedder())
+    yield corpus, settings
+    release(settings)
+
+
+def test_the_service_picks_up_a_generation_published_while_it_runs(seeded: tuple[Path, Settings]) -> None:
+    corpus, settings = seeded
+    assistant = Assistant(settings, embedder=HashingEmbedder())
+    assert "Environ 30 personnes" in assistant.ask(ALIBABA).text
+    before = assistant.snapshot()
+    (corpus / "brest.md").write_text(BREST, encoding="utf-8")
+    index_paths([corpus], settings, HashingEmbedder())  # as an upload does, while the service runs
+    answer = assistant.ask(BREST_QUESTION)
+    assert "4 200 escales" in answer.text and answer.citations[0].hit.source.endswith("brest.md")
+    after = assistant.snapshot()
+    assert after.published > before.published and len(after.index) > len(before.index)
+    # A request that began before keeps reading its own generation.
+    assert not [d for d in before.index.docstore.document_metadata() if d.path.endswith("brest.md")]
+    assert "Environ 30 personnes" in Assistant(settings, embedder=HashingEmbedder()).ask(ALIBABA).text
+
+
+def test_remove_document_drops_it_under_all_its_names(seeded: tuple[Path, Settings]) -> None:
+    corpus, settings = seeded
+    (corpus / "brest.md").write_text(BREST, encoding="utf-8")
+    (corpus / "brest-copie.md").write_text(BREST, encoding="utf-8")
+    index_paths([corpus], settings, HashingEmbedder())
+    assistant = Assistant(settings, embedder=HashingEmbedder())
+    assert "4 200 escales" in assistant.ask(BREST_QUESTION).text
+    before = read_corpus(settings)
+    (doc_id,) = [doc_id for doc_id, whole in before.items() if "brest.md" in whole.paths[-1]]
+    report = remove_document(doc_id, settings)
+    assert report.removed == [str(corpus / "brest-copie.md"), str(corpus / "brest.md")]
+    after = read_corpus(settings)
+    assert after == {k: v for k, v in before.items() if k != doc_id}
+    assert report.chunks_total == sum(len(w.chunks) for w in after.values())
+    answer = assistant.ask(BREST_QUESTION)
+    assert "4 200" not in answer.text and not [h for h in answer.hits if "brest" in h.source]
+    with pytest.raises(UserError, match="not in the index"):
+        remove_document(doc_id, settings)
+
+
+def test_another_embedding_model_rebuilds_in_one_line_and_loses_nothing(tmp_path: Path) -> None:
+    corpus = tmp_path / "articles"
+    shutil.copytree(SEEDS, corpus, ignore=shutil.ignore_patterns("*.jsonl", "*.md"))
+    settings = milvus_settings(tmp_path / "index")
+    index_paths([corpus], settings, HashingEmbedder(dimension=32))  # another model, of another dimension
+    before = read_corpus(settings)
+    refused = rag("ask", ALIBABA, "--index", str(settings.index_dir))
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "fake-hashing-32" in refused.stderr and "run `rag index`" in refused.stderr
+    rebuilt = rag("index", str(corpus), "--index", str(settings.index_dir), "--json")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    messages = [line for line in rebuilt.stderr.splitlines() if line.strip() and "\r" not in line]
+    assert messages == ["Embedding model changed (fake-hashing-32 -> fake-hashing-64): rebuilding the index."]
+    assert json.loads(rebuilt.stdout)["chunks_embedded"] == sum(len(w.chunks) for w in before.values())
+    assert read_corpus(settings) == before  # the same documents, names and chunks
+    with opened(settings) as store:
+        assert store.manifest.embedder["name"] == "fake-hashing-64" and store.manifest.embedder["dimension"] == 64
+    assert "Environ 30 personnes" in Assistant(settings, embedder=HashingEmbedder()).ask(ALIBABA).text
+    release(settings)
