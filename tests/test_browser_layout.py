@@ -110,6 +110,8 @@ def test_remove_asks_first_and_leaves_only_its_own_message(browser: Browser, url
     expect(page.locator("#rag-documents caption")).to_contain_text("1 of 3 documents match “brest”")
     page.get_by_label("Filter by title or file name").fill("")
     expect(rows).to_have_count(3)
+    # The untitled seed is listed under its file's name, not its first sentence cut short.
+    expect(page.locator("#rag-documents tbody td:first-child")).to_contain_text(["003_c00ce55952bfa148"])
 
     page.get_by_role("combobox", name="Document").click()
     page.get_by_role("option", name="Port de Brest — port-brest.md").click()

@@ -90,11 +90,36 @@ def test_seed_000_title_language_and_boilerplate() -> None:
 def test_seed_003_date_marker_is_metadata() -> None:
     doc = load(SEED_003)
     assert doc.date == "2023-11"
-    assert doc.title.startswith("Face aux défis stratégiques") and doc.title.endswith("…")
-    assert "date" not in doc.title and len(doc.title) <= 101
+    # It has no title: its first line is its lead paragraph, so the file's name stands in for it.
+    assert doc.title == "003_c00ce55952bfa148"
     chunks = chunk_document(doc, COUNT, 200, 40)
     assert chunks[0].text.startswith("Face aux défis")
     assert "l’Université de Zhejiang" in doc.text
+
+
+LEAD = "Le port a accueilli des navires venus de loin, " * 4 + "en 2022."
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "title"),
+    [
+        ("lead.txt", f"date 2024-05 {LEAD}\n\nSuite.", "lead"),
+        ("lead.md", f"{LEAD}\n\nSuite.\n", "lead"),
+        ("lead.html", f"<html><body><p>{LEAD}</p><p>Suite.</p></body></html>", "lead"),
+        # A long headline is still a title (shortened): no full stop, shorter than any paragraph lead.
+        (
+            "news.txt",
+            "Coronavirus : la chloroquine promue par le professeur Raoult peut augmenter le risque "
+            "de décès, selon une étude\n\nLe texte.",
+            "Coronavirus : la chloroquine promue par le professeur Raoult peut augmenter le risque de décès…",
+        ),
+        ("short.txt", "Une note.\n\nLe texte de la note.", "Une note."),
+    ],
+)
+def test_an_untitled_article_is_named_after_its_file(tmp_path: Path, name: str, text: str, title: str) -> None:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    assert load(path).title == title
 
 
 def test_identical_files_share_an_id(tmp_path: Path) -> None:
@@ -294,9 +319,11 @@ def test_markdown_is_read_without_its_markup(tmp_path: Path) -> None:
     assert not any(mark in text for mark in ("#", "**", "](", "```", "> ", "author:"))
 
 
-def test_long_first_line_is_cut_at_sentence_end(tmp_path: Path) -> None:
+def test_long_heading_is_cut_at_sentence_end_and_a_long_first_line_is_no_title(tmp_path: Path) -> None:
     first = "Le conseil a voté le budget hier soir. " + "Puis il a débattu longuement de tout le reste " * 5
-    assert load(write(tmp_path, "a.txt", first.encode())).title == "Le conseil a voté le budget hier soir"
+    heading = load(write(tmp_path, "a.md", f"# {first}\n\nTexte.".encode()))
+    assert heading.title == "Le conseil a voté le budget hier soir"
+    assert load(write(tmp_path, "a.txt", first.encode())).title == "a"  # a paragraph: the file's name
 
 
 # Boilerplate ----------------------------------------------------------------

@@ -230,6 +230,10 @@ def test_empty_state_names_what_is_indexed_and_asks_in_each_documents_language()
     no_live_markup(welcome)
     assert "<b>4 documents indexed</b> (among them): <i>Quantum labs" in welcome and "Documents tab" in welcome
     assert "No documents are indexed yet" in render_welcome([])
+    # No question about a file's name: an untitled document is named by it, and asked nothing.
+    untitled = DocumentInfo("e", "003_c00ce55952bfa148", "2030", ("/d/003_c00ce55952bfa148.txt",), 4, "fr")
+    assert example_questions([untitled, *documents]) == questions
+    assert "<i>Port de Brest</i>, <i>003_c00ce55952bfa148</i><br>" in render_welcome([untitled, documents[0]])
 
 
 def test_passages_read_but_not_cited_fold_under_the_cited_ones() -> None:

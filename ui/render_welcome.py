@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rag.indexing.catalog import DocumentInfo
 from ui.html import escape
 
@@ -24,8 +26,10 @@ def _shorter(title: str, limit: int = QUESTION_TITLE_CHARS) -> str:
 
 
 def _chosen(documents: list[DocumentInfo]) -> list[DocumentInfo]:
-    """The most recent documents first, whole titles before cut ones, one per title."""
-    ordered = sorted(documents, key=lambda d: (d.title.endswith("…"), -_date_key(d.date), d.title.casefold()))
+    """The most recent documents first, whole titles before cut ones and file names, one per title."""
+    ordered = sorted(
+        documents, key=lambda d: (untitled(d), d.title.endswith("…"), -_date_key(d.date), d.title.casefold())
+    )
     seen: set[str] = set()
     chosen = []
     for document in ordered:
@@ -40,9 +44,18 @@ def _date_key(date: str | None) -> int:
     return int(digits.ljust(8, "0")) if digits else 0
 
 
+def untitled(document: DocumentInfo) -> bool:
+    """Whether the document had no title of its own, so that its file's name stands in (rag.ingest.load)."""
+    return any(document.title == Path(path).stem for path in document.paths)
+
+
 def example_questions(documents: list[DocumentInfo]) -> list[str]:
-    """Up to three questions about indexed documents, each in its document's language (English if unknown)."""
-    return [_ASK.get(d.language, _ASK["en"]).format(title=_shorter(d.title)) for d in _chosen(documents)]
+    """Up to three questions about indexed documents, each in its document's language (English if unknown).
+
+    Never about a file name: "what do my documents say about 003_c00ce55952bfa148?" helps nobody.
+    """
+    titled = [d for d in documents if not untitled(d)]
+    return [_ASK.get(d.language, _ASK["en"]).format(title=_shorter(d.title)) for d in _chosen(titled)]
 
 
 def render_welcome(documents: list[DocumentInfo] | None) -> str:

@@ -134,6 +134,8 @@ button.rag-copy-button {
 
 /* Long file names break anywhere rather than push the table past the screen's edge. */
 table.rag-documents .rag-file, details.rag-trace .rag-file { overflow-wrap: anywhere; word-break: break-word; }
+/* So do titles: an untitled document's is its file name (003_c00ce55952bfa148), one long word. */
+table.rag-documents td:first-child, .rag-source .rag-title { overflow-wrap: anywhere; }
 #rag-upload-results { min-height: 2.5em; }
 #rag-remove-confirm { border: 1px solid #fca5a5; border-radius: 8px; padding: 8px; }
 button.rag-remove-row {

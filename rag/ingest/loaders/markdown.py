@@ -15,7 +15,7 @@ from pathlib import Path
 from rag.ingest.decode import decode_text
 from rag.ingest.errors import SkipFile
 from rag.ingest.loaders.base import LoadedText
-from rag.ingest.loaders.text import date_from_text, shorten_title
+from rag.ingest.loaders.text import date_from_text, first_line_title, shorten_title
 from rag.settings import Settings
 
 _FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
@@ -83,4 +83,4 @@ def _first_heading(markdown: str) -> str:
 
 
 def _first_line(text: str) -> str:
-    return next((shorten_title(line) for line in text.splitlines() if line.strip()), "")
+    return next((first_line_title(line) for line in text.splitlines() if line.strip()), "")

@@ -12,6 +12,8 @@ from rag.ingest.loaders.base import LoadedText
 from rag.settings import Settings
 
 _TITLE_CHARS = 100
+_HEADLINE_CHARS = 200
+_SENTENCE_END = re.compile(r"\.[\s\"'»”’)\]]*$")
 # Scraped seeds open with "date 2023-11 <first paragraph>" on one line.
 _MARKER = re.compile(r"\A\s*date\s*:?\s*(\d{4}-\d{2}(?:-\d{2})?)\b[ \t]*", re.IGNORECASE)
 
@@ -46,10 +48,24 @@ def load_text(path: Path, data: bytes, settings: Settings) -> LoadedText:
 
 
 def title_from_text(text: str) -> str:
-    """The first non-empty line, without a leading date marker, cut to a title's length."""
+    """The first non-empty line, without a leading date marker, cut to a title's length; "" if it is a paragraph."""
     marker = _MARKER.match(text)
     body = text[marker.end() :] if marker else text
-    return next((shorten_title(line) for line in body.splitlines() if line.strip()), "")
+    return next((first_line_title(line) for line in body.splitlines() if line.strip()), "")
+
+
+def first_line_title(line: str) -> str:
+    """A document's first line as its title, or "" when that line is the article's first paragraph.
+
+    An untitled article (scraped text that starts with its lead) has no title rather than its first
+    sentence cut short: the file name stands in for it (rag.ingest.load). A paragraph is longer than
+    a title and ends with a full stop, or is longer than any headline (of OrangeSum's 5,000 titles,
+    285 pass 100 characters, none ends with a full stop, the longest has 172).
+    """
+    line = " ".join(line.split())
+    if len(line) > _TITLE_CHARS and (_SENTENCE_END.search(line) or len(line) > _HEADLINE_CHARS):
+        return ""
+    return shorten_title(line)
 
 
 def shorten_title(line: str) -> str:
