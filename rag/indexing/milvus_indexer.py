@@ -130,7 +130,7 @@ def index_paths(
     report.skipped.extend(found.skipped)
     backend = MilvusBackend(settings)
     with writer_lock(settings.index_dir):
-        writer = MilvusWriter(backend.client(), backend.prefix, embedder.dimension)
+        writer = MilvusWriter(backend.client(), backend.prefix, embedder.dimension, backend.dense_index)
         info = {
             "embedder": {**embedder_info(settings, embedder), "dimension": embedder.dimension},
             "chunking": chunking_info(settings),
@@ -251,7 +251,7 @@ def remove_document(doc_id: str, settings: Settings) -> IndexReport:
     report = IndexReport()
     backend = MilvusBackend(settings)
     with writer_lock(settings.index_dir):
-        writer = MilvusWriter(backend.client(), backend.prefix, 0)
+        writer = MilvusWriter(backend.client(), backend.prefix, 0, backend.dense_index)
         if writer.published.generation == 0:
             raise UserError("That document is not in the index (it may have been removed already).")
         sources = writer.sources()

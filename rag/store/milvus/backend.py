@@ -10,6 +10,7 @@ from rag.settings import Settings
 from rag.store.docstore import DocumentInfo
 from rag.store.index import IndexNotFoundError
 from rag.store.milvus.collections import connect
+from rag.store.milvus.dense_indexes import dense_index
 from rag.store.milvus.generations import Published, read_published
 from rag.store.milvus.store import MilvusStore
 
@@ -30,6 +31,8 @@ class MilvusBackend:
         self.uri = milvus_uri(settings)
         self.token = settings.milvus_token
         self.prefix = settings.milvus_collection
+        dense_index(settings.milvus_index)  # a wrong name fails now, in one line
+        self.dense_index = settings.milvus_index
 
     def describe(self) -> str:
         return f"Milvus collection {self.prefix} at {self.uri}"

@@ -28,6 +28,7 @@ from pymilvus import DataType, Function, FunctionType, MilvusClient
 from pymilvus.exceptions import MilvusException
 
 from rag.errors import UserError
+from rag.store.milvus.dense_indexes import index_spec
 
 #: ``removed`` of a row no generation has removed yet.
 NEVER = 2**62
@@ -211,8 +212,7 @@ def create_build(client: MilvusClient, names: Names, dimension: int, dense_index
     chunks.add_field("dense", DataType.FLOAT_VECTOR, dim=dimension)
     _bm25_field(chunks, "terms", match=True)
     _bm25_field(chunks, "grams", match=False)
-    dense = {"index_type": dense_index, "metric_type": "IP"}
-    vectors = {"dense": dense, "terms_sparse": _bm25_index(), "grams_sparse": _bm25_index()}
+    vectors = {"dense": index_spec(dense_index), "terms_sparse": _bm25_index(), "grams_sparse": _bm25_index()}
     chunk_indexes = _indexes(client, vectors, ("added", "removed", "doc_id", "hash"))
     _create(client, names.chunks, chunks, chunk_indexes)
 
@@ -255,6 +255,16 @@ def _create(client: MilvusClient, name: str, schema: Any, indexes: Any) -> None:
     """
     client.create_collection(name, schema=schema, consistency_level="Strong")
     client.create_index(name, indexes, sync=False)
+
+
+def reindex_dense(client: MilvusClient, names: Names, dense_index: str) -> None:
+    """Replace the dense field's index (FLAT, HNSW...): the vectors stay, nothing is re-embedded."""
+    call("release chunks", client.release_collection, names.chunks)
+    call("drop the vector index", client.drop_index, names.chunks, "dense")
+    params = client.prepare_index_params()
+    params.add_index("dense", **index_spec(dense_index))
+    call("build the vector index", client.create_index, names.chunks, params)
+    call("load chunks", client.load_collection, names.chunks)
 
 
 def load(client: MilvusClient, names: Names) -> None:

@@ -43,6 +43,8 @@ class Published:
     documents: int = 0
     chunks: int = 0
     created: str = ""
+    #: How the dense vectors are searched (``dense_indexes``).
+    dense_index: str = "FLAT"
 
     def manifest(self) -> Manifest:
         return Manifest(

@@ -19,6 +19,7 @@ from rag.store.docstore import DocumentMetadata, SourceFile, StoredChunk
 from rag.store.manifest import Manifest
 from rag.store.milvus import terms as encoded
 from rag.store.milvus.collections import Names, call, iterate, load
+from rag.store.milvus.dense_indexes import dense_index
 from rag.store.milvus.generations import Published, live
 from rag.types import Chunk, Document
 
@@ -227,7 +228,7 @@ class MilvusStore:
                 limit=min(k, self._rows),
                 filter=self._live,
                 output_fields=["key"],
-                search_params={"metric_type": "IP"},
+                search_params=dense_index(self._published.dense_index).search_params(min(k, self._rows)),
             ),
         )
         return [(int(hit["key"]), float(hit["distance"])) for hit in found[0]]

@@ -22,6 +22,7 @@ from rag.store.milvus.collections import (
     create_build,
     iterate,
     load,
+    reindex_dense,
 )
 from rag.store.milvus.generations import (
     NEVER,
@@ -73,13 +74,18 @@ class MilvusWriter:
         self._dimension, self._dense_index = dimension, dense_index
         published = read_published(client, prefix)
         if published is None:
-            published = Published(generation=0, build=1)
+            published = Published(generation=0, build=1, dense_index=dense_index)
             create_build(client, Names(prefix, 1), dimension, dense_index)
             publish(client, prefix, published)
         self.published = published
         self.names = Names(prefix, published.build)
         load(client, self.names)
         recover(client, self.names, published.generation)
+        if published.dense_index != dense_index:
+            # Milvus drops an index only from a released collection: searches wait until it is built again.
+            reindex_dense(client, self.names, dense_index)
+            self.published = replace(published, dense_index=dense_index)
+            publish(client, prefix, self.published)
 
     def store(self) -> MilvusStore:
         return MilvusStore(self._client, self._prefix, self.published)
@@ -222,6 +228,7 @@ class MilvusWriter:
             self.published,
             generation=generation,
             build=self.published.build if build is None else build,
+            dense_index=self._dense_index,
             embedder=info["embedder"],
             chunking=info["chunking"],
             lexical=info["lexical"],
