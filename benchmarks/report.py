@@ -181,4 +181,109 @@ def markdown(results: dict[str, Any]) -> str:
     for title, key, build in SECTIONS:
         if key in results:
             lines += [f"## {title}", "", *_table(build(results[key])), ""]
+    if "milvus" in results:
+        note = "Quality: Milvus / files is the difference Milvus − files (target: within 0.01)."
+        lines += ["## Milvus Lite beside the file store", "", note, "", *milvus_table(results["milvus"]), ""]
     return "\n".join(lines + _breakdown(results))
+
+
+@dataclass(frozen=True)
+class StoreRow:
+    """One figure on both stores, LangChain's beside them where it has one; quality compares by difference."""
+
+    name: str
+    files: float
+    milvus: float
+    langchain: float | None
+    better: str
+    digits: int = 1
+    note: str = ""
+    difference: bool = False
+
+    def cells(self) -> list[str]:
+        def show(value: float | None) -> str:
+            return "—" if value is None else f"{value:,.{self.digits}f}"
+
+        def ratio(ours: float, theirs: float | None) -> str:
+            return "—" if not theirs else _ratio(ours / theirs)
+
+        compared = f"{self.milvus - self.files:+.3f}" if self.difference else ratio(self.milvus, self.files)
+        their = [show(self.langchain), ratio(self.files, self.langchain), ratio(self.milvus, self.langchain)]
+        return [self.name, show(self.files), show(self.milvus), compared, *their, self.better or "—", self.note]
+
+
+def _scale_rows(label: str, data: dict[str, Any], note: str = "") -> list[StoreRow]:
+    files, milvus, theirs = data["files"], data["milvus"], data.get("langchain", {})
+    rows = []
+    for call, name, their_call in (
+        ("search_dense", "store dense search", "search_dense"),
+        ("search_lexical", "store BM25 search", ""),
+        ("retrieve", "full hybrid retrieval", "retrieve"),
+    ):
+        for stat in ("median_ms", "p95_ms"):
+            their = theirs.get(their_call, {}).get(stat) if their_call else None
+            stat_name = stat.replace("_ms", "").replace("median", "p50")
+            rows.append(
+                StoreRow(
+                    f"{label}: {name}, {stat_name} (ms)", files[call][stat], milvus[call][stat], their, LOWER, 1, note
+                )
+            )
+    rss = "peak RSS serving (MiB)"
+    rows.append(
+        StoreRow(
+            f"{label}: {rss}", files["peak_rss_mib"], milvus["peak_rss_mib"], theirs.get("peak_rss_mib"), LOWER, 0, note
+        )
+    )
+    rows.append(StoreRow(f"{label}: index on disk (MiB)", files["disk_mib"], milvus["disk_mib"], None, LOWER, 0, note))
+    return rows
+
+
+def milvus_rows(milvus: dict[str, Any]) -> list[StoreRow]:
+    rows: list[StoreRow] = []
+    if "quality" in milvus:
+        quality = milvus["quality"]
+        files, ours = quality["files"], quality["milvus"]
+        label = f"PIAF dev ({files['answerable']} answerable q)"
+        for key in ("recall@1", "recall@5", "recall@10", "mrr@10", "answer_contains", "citation_overlap"):
+            rows.append(StoreRow(f"{label}: {key}", files[key], ours[key], None, HIGHER, 3, "", True))
+        rows.append(
+            StoreRow(f"{label}: answer, median (ms)", files["answer_ms_median"], ours["answer_ms_median"], None, LOWER)
+        )
+    if "indexing" in milvus:
+        data = milvus["indexing"]
+        label = f"index {data['articles']} OrangeSum articles"
+        for key, name, better, digits in (
+            ("seconds", "wall time (s)", LOWER, 1),
+            ("chunks_per_second", "chunks per second", HIGHER, 1),
+            ("articles_per_second", "articles per second", HIGHER, 2),
+            ("peak_rss_mib", "peak RSS (MiB)", LOWER, 0),
+        ):
+            theirs = data["langchain"][key]
+            rows.append(StoreRow(f"{label}: {name}", data["files"][key], data["milvus"][key], theirs, better, digits))
+    scale = milvus.get("scale", {})
+    for size, data in scale.get("sizes", {}).items():
+        rows += _scale_rows(f"{int(size):,} chunks", data)
+        insert = data["milvus"]["insert"]["chunks_per_second"]
+        rows.append(
+            StoreRow(
+                f"{int(size):,} chunks: insert without embedding (chunks/s)",
+                0.0,
+                insert,
+                None,
+                HIGHER,
+                0,
+                "files: not measured",
+            )
+        )
+    for size, data in scale.get("extrapolated", {}).items():
+        rows += _scale_rows(f"{int(size):,} chunks", data, "extrapolated from 10k and 100k, not measured")
+    return rows
+
+
+def milvus_table(milvus: dict[str, Any]) -> list[str]:
+    lines = [
+        "| measurement | files | Milvus Lite | Milvus / files | LangChain | files / LangChain | Milvus / LangChain"
+        " | better is | note |",
+        "|---|--:|--:|--:|--:|--:|--:|---|---|",
+    ]
+    return lines + ["| " + " | ".join(row.cells()) + " |" for row in milvus_rows(milvus)]

@@ -17,10 +17,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import baseline, coldstart, indexing, latency, memory, quality, report
+from benchmarks import baseline, coldstart, indexing, latency, memory, milvus, quality, report
 from benchmarks.common import ROOT, Plan, log, machine, model_path, set_offline
 
-SECTIONS = ("coldstart", "quality", "indexing", "latency", "memory")
+SECTIONS = ("coldstart", "quality", "indexing", "latency", "memory", "milvus")
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -31,7 +31,11 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         "--measure-rebuilds", action="store_true", help="also time LangChain's full rebuilds after each change"
     )
     parser.add_argument("--articles", type=int, help="index this many OrangeSum articles (default 5000, quick 300)")
-    parser.add_argument("--only", help=f"comma-separated subset of {','.join(SECTIONS)} (for development)")
+    parser.add_argument(
+        "--only",
+        help=f"comma-separated subset of {','.join(SECTIONS)} (for development); "
+        f"milvus.{{{','.join(milvus.PARTS)}}} for parts of the Milvus section",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary work folder")
     return parser.parse_args(argv)
 
@@ -45,7 +49,10 @@ def _write(results: dict[str, Any], out: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
     wanted = set(args.only.split(",")) if args.only else set(SECTIONS)
-    if unknown := wanted - set(SECTIONS):
+    # "milvus.indexing,milvus.scale": some parts of the Milvus section only.
+    milvus_parts = {name.partition(".")[2] for name in wanted if name.startswith("milvus.")} or set(milvus.PARTS)
+    wanted = {name.partition(".")[0] for name in wanted}
+    if unknown := wanted - set(SECTIONS) | milvus_parts - set(milvus.PARTS):
         raise SystemExit(f"unknown section(s): {', '.join(sorted(unknown))}")
     if wanted & {"latency", "memory"}:
         wanted |= {"indexing", "latency"}  # they serve the indexes built there
@@ -87,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
             done("latency", latency.run(plan, workdir, source, dump, ours_embedder, lc_embedder))
         if "memory" in wanted:
             done("memory", memory.run(plan, workdir, latency.queries(plan)))
+        if "milvus" in wanted:
+            partial = lambda found: done("milvus", found)  # noqa: E731
+            done("milvus", milvus.run(plan, workdir, ours_embedder, milvus_parts, partial))
     finally:
         if args.keep:
             log(f"kept {workdir}")
