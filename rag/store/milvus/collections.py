@@ -52,8 +52,26 @@ class _WithoutLiteTimestampNoise(logging.Filter):
 
 for _logger in ("pymilvus.client.iterator.query_iterator", "grpc._server"):
     logging.getLogger(_logger).addFilter(_WithoutLiteTimestampNoise())
-# pymilvus logs every failed call with its traceback; ``call`` reports it in one line instead.
-logging.getLogger("pymilvus.decorators").setLevel(logging.CRITICAL)
+# pymilvus logs every failed call, and a lost connection, with a traceback; ``call`` reports it in one line instead.
+for _logger in ("pymilvus.decorators", "pymilvus.client.connection_manager"):
+    logging.getLogger(_logger).setLevel(logging.CRITICAL)
+
+
+class _LiteStartFailure(logging.Filter):
+    """Milvus Lite logs why it cannot open its file, with a traceback, and pymilvus then says only
+    "Open local milvus failed": keep the reason for ``connect``'s one line instead of the log."""
+
+    reason = ""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            self.reason = " ".join(str(record.exc_info[1]).split())
+            return False
+        return True
+
+
+_lite_start = _LiteStartFailure()
+logging.getLogger("milvus_lite.server_manager").addFilter(_lite_start)
 
 
 class MilvusUnavailableError(UserError):
@@ -86,9 +104,15 @@ def connect(uri: str, token: str) -> MilvusClient:
             try:
                 client = MilvusClient(uri=uri, token=token, timeout=30)
             except MilvusException as error:
-                reason = " ".join(str(getattr(error, "message", "") or error).split())
+                reason = _lite_start.reason or " ".join(str(getattr(error, "message", "") or error).split())
+                _lite_start.reason = ""
+                if "holds the lock" in reason:
+                    raise MilvusUnavailableError(
+                        f"Cannot open {uri}: another process (rag serve? rag index?) has it open, and Milvus Lite "
+                        "serves a file to one process at a time. Stop it, or use a Milvus server (milvus_uri)."
+                    ) from None
                 hint = (
-                    "is another process (rag serve?) using this Milvus Lite file? Stop it, or use a Milvus server"
+                    "check milvus_uri"
                     if uri.endswith(".db")
                     else "check milvus_uri and milvus_token, and that the server is running"
                 )
