@@ -113,7 +113,8 @@ class _Run:
             for stored in chunks
             if stored.hash not in vectors
         }
-        vectors.update(embed_texts(todo, self.embedder, self.progress))
+        # Embedding happens batch by batch while files are read: the "reading" bar measures both.
+        vectors.update(embed_texts(todo, self.embedder, None))
         self.report.chunks_embedded += len(todo)
         for document, chunks in staged:
             yield document, chunks, [vectors[stored.hash] for stored in chunks]

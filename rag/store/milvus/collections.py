@@ -19,6 +19,7 @@ see ``generations``.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -291,6 +292,15 @@ def reindex_dense(client: MilvusClient, names: Names, dense_index: str) -> None:
     call("load chunks", client.load_collection, names.chunks)
 
 
+def drop_other_builds(client: MilvusClient, names: Names) -> None:
+    """Drop the tables of builds other than ``names``': a rebuild that died, or one whose old build outlived it."""
+    own = re.compile(rf"^{re.escape(names.prefix)}_b(\d+)_(chunks|documents|texts|sources)$")
+    for table in call("list collections", client.list_collections):
+        found = own.match(table)
+        if found and int(found.group(1)) != names.build:
+            call(f"drop {table}", client.drop_collection, table)
+
+
 def load(client: MilvusClient, names: Names) -> None:
     """Load a build's tables: Milvus searches only loaded collections, and a new process finds them released."""
     for table in names.tables():
@@ -302,7 +312,8 @@ def ensure_meta(client: MilvusClient, names: Names) -> None:
         client.load_collection(names.meta)
         return
     schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
-    schema.add_field("key", DataType.VARCHAR, max_length=64, is_primary=True)
+    # One row per publication, keyed by its revision: publishing inserts, never overwrites.
+    schema.add_field("key", DataType.INT64, is_primary=True)
     schema.add_field("value", DataType.VARCHAR, max_length=_VARCHAR)
     schema.add_field(_PLACEHOLDER, DataType.FLOAT_VECTOR, dim=len(PLACEHOLDER_VECTOR))
     _create(client, names.meta, schema, _indexes(client, {_PLACEHOLDER: _placeholder_index()}))

@@ -20,7 +20,7 @@ visible batch by batch, and a crash loses at most the batch in flight.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from pymilvus import MilvusClient
@@ -28,7 +28,7 @@ from pymilvus import MilvusClient
 from rag.store.manifest import Manifest
 from rag.store.milvus.collections import NEVER, PLACEHOLDER_VECTOR, Names, call, ensure_meta, iterate
 
-_STATE = "state"
+_REVISION = "revision"
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,8 @@ class Published:
     created: str = ""
     #: How the dense vectors are searched (``dense_indexes``).
     dense_index: str = "FLAT"
+    #: Which publication this is (the meta row's key): each one inserts the next.
+    revision: int = 0
 
     def manifest(self) -> Manifest:
         return Manifest(
@@ -69,17 +71,30 @@ def read_published(client: MilvusClient, prefix: str) -> Published | None:
     if not call("list collections", lambda: client.has_collection(names.meta)):
         return None
     call("load the index", lambda: client.load_collection(names.meta))
-    rows = call("read the index state", lambda: client.get(names.meta, ids=[_STATE], output_fields=["value"]))
+    rows = call("read the index state", client.query, names.meta, filter="key >= 0", output_fields=["key", "value"])
     if not rows:
         return None
-    return Published(**json.loads(rows[0]["value"]))
+    newest = max(rows, key=lambda row: int(row["key"]))
+    return Published(
+        **{k: v for k, v in json.loads(newest["value"]).items() if k != _REVISION}, revision=int(newest["key"])
+    )
 
 
-def publish(client: MilvusClient, prefix: str, state: Published) -> None:
+def publish(client: MilvusClient, prefix: str, state: Published) -> Published:
+    """Publish ``state`` as a new meta row, the one write that makes a generation visible; returns it as stored.
+
+    A new row rather than an update of the last: an insert is all or nothing, where an
+    upsert is a delete and an insert that a crash could separate, leaving no state at all.
+    The rows before the previous one are deleted afterwards.
+    """
     names = Names(prefix, state.build)
     call("create the index", lambda: ensure_meta(client, names))
-    row = {"key": _STATE, "value": json.dumps(asdict(state), ensure_ascii=False), "placeholder": PLACEHOLDER_VECTOR}
-    call("publish the index", lambda: client.upsert(names.meta, [row]))
+    stored = replace(state, revision=state.revision + 1)
+    value = json.dumps({k: v for k, v in asdict(stored).items() if k != _REVISION}, ensure_ascii=False)
+    row = {"key": stored.revision, "value": value, "placeholder": PLACEHOLDER_VECTOR}
+    call("publish the index", client.insert, names.meta, [row])
+    call("clean the index state", client.delete, names.meta, filter=f"key < {stored.revision - 1}")
+    return stored
 
 
 def recover(client: MilvusClient, names: Names, generation: int) -> None:

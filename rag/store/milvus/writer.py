@@ -20,6 +20,7 @@ from rag.store.milvus.collections import (
     Names,
     call,
     create_build,
+    drop_other_builds,
     iterate,
     load,
     reindex_dense,
@@ -76,16 +77,16 @@ class MilvusWriter:
         if published is None:
             published = Published(generation=0, build=1, dense_index=dense_index)
             create_build(client, Names(prefix, 1), dimension, dense_index)
-            publish(client, prefix, published)
+            published = publish(client, prefix, published)
         self.published = published
         self.names = Names(prefix, published.build)
         load(client, self.names)
         recover(client, self.names, published.generation)
+        drop_other_builds(client, self.names)
         if published.dense_index != dense_index:
             # Milvus drops an index only from a released collection: searches wait until it is built again.
             reindex_dense(client, self.names, dense_index)
-            self.published = replace(published, dense_index=dense_index)
-            publish(client, prefix, self.published)
+            self.published = publish(client, prefix, replace(published, dense_index=dense_index))
 
     def store(self) -> MilvusStore:
         return MilvusStore(self._client, self._prefix, self.published)
@@ -236,8 +237,7 @@ class MilvusWriter:
             chunks=self._count(self.names.chunks, generation),
             created=datetime.now(UTC).isoformat(timespec="seconds"),
         )
-        publish(self._client, self._prefix, state)
-        self.published = state
+        self.published = publish(self._client, self._prefix, state)
         collect_garbage(self._client, self.names, generation)
 
     def rebuild(self, batches: Iterable[Batch], info: dict[str, dict[str, Any]]) -> None:
