@@ -252,9 +252,9 @@ def remove_document(doc_id: str, settings: Settings) -> IndexReport:
     report = IndexReport()
     backend = MilvusBackend(settings)
     with writer_lock(settings.index_dir):
-        writer = MilvusWriter(backend.client(), backend.prefix, 0, backend.dense_index)
-        if writer.published.generation == 0:
+        if backend.published() is None:  # checked first: a writer would create an empty index
             raise UserError("That document is not in the index (it may have been removed already).")
+        writer = MilvusWriter(backend.client(), backend.prefix, 0, backend.dense_index)
         sources = writer.sources()
         report.removed = sorted(path for path, source in sources.items() if source.doc_id == doc_id)
         if not report.removed:
