@@ -141,6 +141,7 @@ def test_remove_asks_first_and_leaves_only_its_own_message(browser: Browser, url
     expect(page.locator("#rag-remove-yes")).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.locator("#rag-remove-status")).to_contain_text("Removed “Port de Brest”")
+    expect(page.locator("#rag-remove-status")).to_be_focused()  # read out, not lost with the row
     expect(page.locator("#rag-documents")).not_to_contain_text("Port de Brest")
     expect(results).not_to_contain_text("indexed")  # the upload's message does not linger
     expect(question).to_be_hidden()

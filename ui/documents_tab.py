@@ -33,6 +33,15 @@ FOCUS_CANCEL = """
   focus(20);
 }
 """
+# Once removed, the row and the box are gone: the focus goes to the result, which a screen reader
+# then reads ("✓ Removed …"), rather than falling back to the top of the page.
+FOCUS_STATUS = """
+() => {
+  window.ragRemoveFrom = null;
+  const status = document.querySelector('#rag-remove-status');
+  if (status) { status.setAttribute('tabindex', '-1'); status.focus(); }
+}
+"""
 FOCUS_ROW = """
 () => {
   const id = window.ragRemoveFrom;
@@ -122,6 +131,7 @@ def documents_tab(holder: AssistantHolder, demo: gr.Blocks) -> list[Any]:
         show_progress_on=[removed],
     )
     cancel_button.click(cancel, None, [confirm_box], **quiet).then(None, js=FOCUS_ROW, **quiet)
+    removal.then(None, js=FOCUS_STATUS, **quiet)
     for changed in (indexed, removal):  # the table stays filtered as the user asked
         changed.then(filtered, [search], [table], **quiet)
     demo.load(refresh, None, [table, choice], api_name="documents")
