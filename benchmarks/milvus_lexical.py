@@ -47,9 +47,8 @@ def _collection(client: MilvusClient, name: str, analyzer: dict[str, object]) ->
         )
     )
     params = client.prepare_index_params()
-    params.add_index(
-        "sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params={"bm25_k1": 1.2, "bm25_b": 0.75}
-    )
+    bm25 = {"bm25_k1": 1.2, "bm25_b": 0.75}  # the file store's; Lite reads them from a nested "params" only
+    params.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params={**bm25, "params": bm25})
     client.create_collection(name, schema=schema, index_params=params)
 
 
