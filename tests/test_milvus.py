@@ -39,7 +39,9 @@ def index_json(folder: Path, index_dir: Path) -> dict[str, object]:
     return json.loads(done.stdout)
 
 
-def test_index_runs_follow_the_files(tmp_path: Path) -> None:
+def test_index_runs_follow_the_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder, index_dir = tmp_path / "articles", tmp_path / "index"
     folder.mkdir()
     for name in ("brest", "lorient", "quimper", "vannes"):
@@ -53,7 +55,13 @@ def test_index_runs_follow_the_files(tmp_path: Path) -> None:
         f"{n}.md" for n in ("brest", "lorient", "quimper", "vannes")
     ]
 
-    again = index_json(folder, index_dir)
+    monkeypatch.setenv("RAG_STORE_BACKEND", "milvus")  # the same command in this process: no start-up to pay
+    monkeypatch.setenv("RAG_EMBEDDING_BACKEND", "fake")
+    try:
+        assert main(["index", str(folder), "--index", str(index_dir), "--json"]) == 0
+    finally:
+        release(settings)
+    again = json.loads(capsys.readouterr().out)
     assert (again["added"], again["updated"], again["removed"], again["unchanged"]) == ([], [], [], 4)
     assert again["chunks_embedded"] == 0 and read_corpus(settings) == before
 
@@ -214,15 +222,22 @@ def test_remove_document_drops_it_under_all_its_names(seeded: tuple[Path, Settin
         remove_document(doc_id, settings)
 
 
-def test_another_embedding_model_rebuilds_in_one_line_and_loses_nothing(tmp_path: Path) -> None:
+def test_another_embedding_model_rebuilds_in_one_line_and_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     corpus = tmp_path / "articles"
     shutil.copytree(SEEDS, corpus, ignore=shutil.ignore_patterns("*.jsonl", "*.md"))
     settings = milvus_settings(tmp_path / "index")
     index_paths([corpus], settings, HashingEmbedder(dimension=32))  # another model, of another dimension
     before = read_corpus(settings)
-    refused = rag("ask", ALIBABA, "--index", str(settings.index_dir))
-    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
-    assert "fake-hashing-32" in refused.stderr and "run `rag index`" in refused.stderr
+    monkeypatch.setenv("RAG_STORE_BACKEND", "milvus")
+    monkeypatch.setenv("RAG_EMBEDDING_BACKEND", "fake")
+    try:
+        assert main(["ask", ALIBABA, "--index", str(settings.index_dir)]) == 2
+    finally:
+        release(settings)
+    refused = capsys.readouterr().err
+    assert refused.count("\n") == 1 and "fake-hashing-32" in refused and "run `rag index`" in refused, refused
     rebuilt = rag("index", str(corpus), "--index", str(settings.index_dir), "--json")
     assert rebuilt.returncode == 0, rebuilt.stderr
     messages = [line for line in rebuilt.stderr.splitlines() if line.strip() and "\r" not in line]
