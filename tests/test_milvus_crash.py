@@ -12,7 +12,8 @@ The children index with small batches (``BATCH_CHUNKS``), so that a run makes se
 commits and a kill can land between two of them as well as inside one. Each child is
 forked from a launcher that imported ``rag`` once: a run is a real process running
 ``rag.cli.main(["index", ...])``, without the two seconds of imports before it touches
-the index, so kills land in its work and two dozen runs stay cheap.
+the index, so kills land in its work and twenty runs stay cheap. Two thirds of the kills land
+while a run commits, as observed around ``MilvusWriter.commit`` in complete runs.
 """
 
 from __future__ import annotations
@@ -41,17 +42,29 @@ from tests.milvus_helpers import MILVUS_ENV, Whole, milvus_settings, read_corpus
 from tests.test_crash_consistency import switch_corpus
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-KILL_RUNS = 24
+KILL_RUNS = 20
 BATCH_CHUNKS = 16
 QUESTION = "Combien d'escales le port numéro 7 a-t-il accueillies en 2001 ?"
 # Forks `rag index` on request: says "ready" once imported, then reads "run" lines, answers "pid N" for each,
-# then "exit N STATUS" once that child is gone.
+# then "exit N STATUS SECONDS FIRST LAST" once that child is gone: how long it ran, and when its first commit
+# began and its last one ended (-1 without any), observed around MilvusWriter.commit.
 LAUNCHER = f"""
-import os, sys
+import os, sys, time
 import rag.cli, rag.indexing.indexer, rag.indexing.milvus_indexer as milvus_indexer
+from rag.store.milvus.writer import MilvusWriter
 milvus_indexer.BATCH_CHUNKS = {BATCH_CHUNKS}
+commit, commits = MilvusWriter.commit, os.pipe()
+
+def observed(self, *args):
+    os.write(commits[1], b"%f\\n" % (time.monotonic() - started))
+    commit(self, *args)
+    os.write(commits[1], b"%f\\n" % (time.monotonic() - started))
+
+MilvusWriter.commit = observed
+os.set_blocking(commits[0], False)
 print("ready", flush=True)
 for line in sys.stdin:
+    started = time.monotonic()
     pid = os.fork()
     if pid == 0:
         sys.stdin.close()
@@ -59,7 +72,13 @@ for line in sys.stdin:
         os._exit(rag.cli.main(sys.argv[1:]))
     print("pid", pid, flush=True)
     _, status = os.waitpid(pid, 0)
-    print("exit", pid, os.waitstatus_to_exitcode(status), flush=True)
+    seconds = time.monotonic() - started
+    try:
+        times = os.read(commits[0], 1 << 16).split()
+    except BlockingIOError:
+        times = []
+    first, last = (float(times[0]), float(times[-1])) if times else (-1, -1)
+    print("exit", pid, os.waitstatus_to_exitcode(status), seconds, first, last, flush=True)
 """
 
 
@@ -88,16 +107,17 @@ class Launcher:
         assert word == "pid", word
         return int(pid)
 
-    def wait(self, pid: int) -> int:
-        """The child's exit code (-9 when killed)."""
+    def wait(self, pid: int) -> tuple[int, float, tuple[float, float]]:
+        """The child's exit code (-9 when killed), how long it ran, and when it was committing (from, to)."""
         assert self.process.stdout is not None
-        word, child, code = self.process.stdout.readline().split()
+        word, child, code, seconds, first, last = self.process.stdout.readline().split()
         assert (word, int(child)) == ("exit", pid)
-        return int(code)
+        return int(code), float(seconds), (float(first), float(last))
 
-    def run(self) -> None:
-        code = self.wait(self.start())
+    def run(self) -> tuple[float, tuple[float, float]]:
+        code, seconds, writing = self.wait(self.start())
         assert code == 0, self.log.read_text(errors="replace")[-2000:]
+        return seconds, writing
 
     def close(self) -> None:
         assert self.process.stdin is not None
@@ -159,26 +179,32 @@ def test_sigkill_at_random_moments_leaves_every_document_whole_or_absent(tmp_pat
 
     launcher = Launcher(folder, index_dir, tmp_path / "index.log")
     try:
-        durations = []
-        for variant in ("A", "B"):  # complete runs in a child: how long one takes (the shorter way)
+        durations, windows = [], []
+        for variant in ("A", "B"):  # complete runs in a child: how long one takes, and when it commits
             switch_corpus(folder, variant)
-            started = time.monotonic()
-            launcher.run()
-            durations.append(time.monotonic() - started)
+            seconds, window = launcher.run()
+            durations.append(seconds)
+            windows.append(window)
             corpus = read_corpus(settings)
             assert corpus == states[variant]
+        # A third of the kills anywhere in a run, the others while it commits: most of a run is opening Milvus Lite
+        # and reading files.
         typical = min(durations)
+        writing = (min(w[0] for w in windows), max(w[1] for w in windows))
+        assert 0 <= writing[0] < writing[1], writing
         rng = random.Random(20261201)
         outcomes = {"nothing published": 0, "part published": 0, "all published": 0, "finished": 0}
         target = "B"
         for run in range(KILL_RUNS):
-            before, target = corpus, "B" if target == "A" else "A"
+            # Away from the variant the index holds; from a mix, back the other way.
+            held = next((v for v, state in states.items() if corpus == state), target)
+            before, target = corpus, "B" if held == "A" else "A"
             switch_corpus(folder, target)
             pid = launcher.start()
-            time.sleep(rng.uniform(0, typical))
+            time.sleep(rng.uniform(*writing) if run % 3 else rng.uniform(0, typical))
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            code = launcher.wait(pid)
+            code, _, _ = launcher.wait(pid)
             assert code in (0, -signal.SIGKILL), launcher.log.read_text(errors="replace")[-2000:]
             corpus = read_corpus(settings)  # every document checked whole on its own (tests/milvus_helpers.py)
             check_mixed(corpus, states)
@@ -196,7 +222,7 @@ def test_sigkill_at_random_moments_leaves_every_document_whole_or_absent(tmp_pat
                 assert not answer.abstained, "a file present in both variants no longer answers"
                 release(settings)
         # A last, uninterrupted run completes the switch and recovers what the killed writers left.
-        target = "B" if target == "A" else "A"
+        target = "B" if corpus == states["A"] else "A"
         switch_corpus(folder, target)
         launcher.run()
     finally:
