@@ -41,24 +41,28 @@ def _shown(text: str) -> str:
     return "".join(ch if ch.isprintable() or ch in "\n\t" else ascii(ch)[1:-1] for ch in text)
 
 
-def _progress_bar() -> Any:
-    from tqdm import tqdm
+class _ProgressBars:
+    """One tqdm bar per stage on stderr; ``close`` clears them, so an error then prints on its own line."""
 
-    bars: dict[str, Any] = {}
+    def __init__(self) -> None:
+        self._bars: dict[str, Any] = {}
 
-    def update(stage: str, done: int, total: int) -> None:
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
         if total < 20:  # short work needs no bar
             return
-        bar = bars.get(stage)
+        bar = self._bars.get(stage)
         if bar is None:
-            bar = bars[stage] = tqdm(
-                total=total, desc=stage, unit="chunk" if stage == "embedding" else "file", file=sys.stderr, leave=False
-            )
+            unit = "chunk" if stage == "embedding" else "file"
+            bar = self._bars[stage] = tqdm(total=total, desc=stage, unit=unit, file=sys.stderr, leave=False)
         bar.update(done - bar.n)
         if done >= total:
             bar.close()
 
-    return update
+    def close(self) -> None:
+        for bar in self._bars.values():
+            bar.close()
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
@@ -70,9 +74,11 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
         raise UserError(f"--workers must be at least 1, not {args.workers}.")
     embedder = LazyEmbedder(settings)
     parallel = ParallelEmbedder(settings, embedder, args.workers) if args.workers > 1 else None
+    bars = _ProgressBars()
     try:
-        report = index_paths([Path(p) for p in args.paths], settings, parallel or embedder, _progress_bar())
+        report = index_paths([Path(p) for p in args.paths], settings, parallel or embedder, bars)
     finally:
+        bars.close()
         if parallel:
             parallel.close()
     if report.rebuilt:
