@@ -124,11 +124,13 @@ def serve(kind: str, folder: Path, questions: list[str]) -> dict[str, Any]:
         index.search_dense(asked[q], K)
         index.lexical.search(terms[q], K)
         retriever.retrieve(q, K)
-    results = {
+    stages: list[dict[str, float]] = []
+    results: dict[str, Any] = {
         "search_dense": _timed(lambda q: index.search_dense(asked[q], K), questions),
         "search_lexical": _timed(lambda q: index.lexical.search(terms[q], K), questions),
-        "retrieve": _timed(lambda q: retriever.retrieve(q, K), questions),
+        "retrieve": _timed(lambda q: stages.append(retriever.retrieve(q, K).timings), questions),
     }
+    results["retrieve_stages_median_ms"] = latency._stage_medians(stages)
     results["answer"] = _timed(assistant.ask, questions[: memory.QUESTIONS])
     assistant.ask(memory.ENGLISH)
     return {**results, **memory_status(), "chunks": len(index)}
@@ -145,11 +147,11 @@ def _run_child(args: list[str], workdir: Path) -> dict[str, Any]:
     return {**last_json(done.stdout), "process_seconds": done.seconds}
 
 
-def _extrapolate(sizes: dict[str, Any], small: int, large: int) -> dict[str, Any]:
-    """Each median and p95 at 1M chunks on the line through the 10k and 100k figures."""
+def extrapolate(sizes: dict[str, Any], small: int, large: int, target: int = EXTRAPOLATED) -> dict[str, Any]:
+    """Each median, p95, RSS and disk size at ``target`` chunks on the line through two measured sizes."""
 
     def line(a: float, b: float) -> float:
-        return b + (b - a) * (EXTRAPOLATED - large) / (large - small)
+        return b + (b - a) * (target - large) / (large - small)
 
     found: dict[str, Any] = {}
     for kind, data in sizes[str(large)].items():
@@ -165,10 +167,19 @@ def _extrapolate(sizes: dict[str, Any], small: int, large: int) -> dict[str, Any
     return found
 
 
-def run(plan: Plan, workdir: Path, source: Path, dump: Path) -> dict[str, Any]:
-    questions = latency.queries(plan)[:30]
+def run(
+    plan: Plan,
+    workdir: Path,
+    source: Path,
+    dump: Path,
+    sizes: tuple[int, ...] = (),
+    queries: int = 30,
+    done: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Both stores and LangChain at each of ``sizes`` (10k and 100k; 10k with --quick); ``done`` after each."""
+    questions = latency.queries(plan)[:queries]
     vectors, dumped = baseline.read_dump(dump)
-    sizes = (10_000,) if plan.quick else (10_000, 100_000)
+    sizes = sizes or ((10_000,) if plan.quick else (10_000, 100_000))
     results: dict[str, Any] = {"queries": len(questions), "k": K, "sizes": {}}
     for size in sizes:
         log(f"milvus scale: {size} chunks: building the three indexes")
@@ -196,8 +207,10 @@ def run(plan: Plan, workdir: Path, source: Path, dump: Path) -> dict[str, Any]:
         )
         for folder in (files, milvus, theirs):
             shutil.rmtree(folder, ignore_errors=True)
+        if done is not None:
+            done(results)
     if len(sizes) >= 2:
-        results["extrapolated"] = {str(EXTRAPOLATED): _extrapolate(results["sizes"], sizes[0], sizes[-1])}
+        results["extrapolated"] = {str(EXTRAPOLATED): extrapolate(results["sizes"], sizes[0], sizes[-1])}
     return results
 
 

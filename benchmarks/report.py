@@ -276,7 +276,9 @@ def milvus_rows(milvus: dict[str, Any]) -> list[StoreRow]:
             )
         )
     for size, data in scale.get("extrapolated", {}).items():
-        rows += _scale_rows(f"{int(size):,} chunks", data, "extrapolated from 10k and 100k, not measured")
+        rows += _scale_rows(
+            f"{int(size):,} chunks", data, "extrapolated linearly from the two measured sizes, not measured"
+        )
     return rows
 
 
