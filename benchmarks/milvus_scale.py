@@ -148,10 +148,13 @@ def _run_child(args: list[str], workdir: Path) -> dict[str, Any]:
 
 
 def extrapolate(sizes: dict[str, Any], small: int, large: int, target: int = EXTRAPOLATED) -> dict[str, Any]:
-    """Each median, p95, RSS and disk size at ``target`` chunks on the line through two measured sizes."""
+    """Each median, p95, RSS and disk size at ``target`` chunks on the line through two measured sizes.
+
+    Never below the larger measurement: a noisy pair of figures (a p95) must not extrapolate downwards.
+    """
 
     def line(a: float, b: float) -> float:
-        return b + (b - a) * (target - large) / (large - small)
+        return max(b, b + (b - a) * (target - large) / (large - small))
 
     found: dict[str, Any] = {}
     for kind, data in sizes[str(large)].items():
