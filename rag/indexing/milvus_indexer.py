@@ -31,7 +31,7 @@ from rag.indexing.preparing import (
     make_chunker,
     rebuild_reason,
 )
-from rag.indexing.scan import under
+from rag.indexing.scan import deleted_paths
 from rag.ingest import SkipFile, load_document
 from rag.settings import Settings
 from rag.store.docstore import SourceFile, StoredChunk
@@ -198,20 +198,10 @@ def _scan(found: Discovery, settings: Settings, run: _Run) -> set[str]:
 
 
 def _forget_deleted(found: Discovery, seen: set[str], run: _Run) -> tuple[list[str], list[str]]:
-    """The files gone from the folders walked, except under a folder that could not be listed (as ``scan``)."""
-    removed: list[str] = []
-    empty: list[str] = []
-    for folder in found.folders:
-        if folder not in found.unreadable and not any(under(path, folder) for path in seen):
-            empty.append(str(folder))
-        gone = [
-            path
-            for path in run.sources
-            if under(path, folder) and path not in seen and not any(under(path, u) for u in found.unreadable)
-        ]
-        for path in gone:
-            run.forget(path)
-            removed.append(path)
+    """The files gone from the folders walked leave the index (``scan.deleted_paths``)."""
+    removed, empty = deleted_paths(found, seen, list(run.sources))
+    for path in removed:
+        run.forget(path)
     return removed, empty
 
 

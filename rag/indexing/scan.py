@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -111,24 +112,31 @@ def under(path: str, folder: Path) -> bool:
     return path.startswith(str(folder).rstrip(os.sep) + os.sep)
 
 
-def forget_deleted(found: Discovery, seen: set[str], state: IndexState) -> tuple[list[str], list[str]]:
-    """Drop the files gone from the folders walked, except under a folder that could not be listed.
+def deleted_paths(found: Discovery, seen: set[str], known: Iterable[str]) -> tuple[list[str], list[str]]:
+    """The ``known`` files gone from the folders walked, except under a folder that could not be listed.
 
-    Returns (removed paths, folders with nothing indexable).
+    Returns (removed paths, folders with nothing indexable). Shared by both stores' indexers.
     """
     removed: list[str] = []
+    taken: set[str] = set()
     empty: list[str] = []
+    known = list(known)
     for folder in found.folders:
         if folder not in found.unreadable and not any(under(path, folder) for path in seen):
             empty.append(str(folder))
-        gone = [
-            path
-            for path in state.sources
-            if under(path, folder) and path not in seen and not any(under(path, u) for u in found.unreadable)
-        ]
-        for path in gone:
-            del state.sources[path]
-            removed.append(path)
+        for path in known:
+            gone = under(path, folder) and path not in seen and not any(under(path, u) for u in found.unreadable)
+            if gone and path not in taken:
+                removed.append(path)
+                taken.add(path)
+    return removed, empty
+
+
+def forget_deleted(found: Discovery, seen: set[str], state: IndexState) -> tuple[list[str], list[str]]:
+    """Drop the files gone from the folders walked (``deleted_paths``), and the documents left without a file."""
+    removed, empty = deleted_paths(found, seen, state.sources)
+    for path in removed:
+        del state.sources[path]
     live = {s.doc_id for s in state.sources.values()}
     for doc_id in list(state.documents):
         if doc_id not in live:
