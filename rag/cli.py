@@ -259,9 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.add_argument("--index", type=Path, help="index folder (default: vectorstore/, or $RAG_INDEX_DIR)")
-        sub.add_argument(
-            "--store", help='where the index lives: "files" (default) or "milvus" ($RAG_STORE_BACKEND)'
-        )
+        sub.add_argument("--store", help='where the index lives: "files" (default) or "milvus" ($RAG_STORE_BACKEND)')
         return sub
 
     index = add("index", "Index files and folders (recursively), incrementally.")

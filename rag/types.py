@@ -80,9 +80,14 @@ class Hit:
     relevance: float = 0.0
     page: int | None = None
     language: str = "und"
+    #: ``(start, end, cosine with the question)`` of each of its sentences, offsets into the
+    #: document; empty when the index holds no sentence vectors or the question was not embedded.
+    sentences: tuple[tuple[int, int, float], ...] = ()
 
 
 Verification = Literal["supported", "weak", "unsupported"]
+#: Character offsets ``(start, end)`` of spans of one text (its sentences, say).
+Spans = list[tuple[int, int]]
 #: How strong each verdict is, to pick the stronger of two.
 VERIFICATION_STRENGTH: Mapping[Verification, int] = {"supported": 2, "weak": 1, "unsupported": 0}
 

@@ -21,12 +21,12 @@ SEEDS = ROOT / "seeds"
 FAKE_ENV = {**os.environ, "RAG_EMBEDDING_BACKEND": "fake", "PYTHONPATH": str(ROOT)}
 
 
-def index_seeds(root: Path) -> tuple[Path, Settings]:
+def index_seeds(root: Path, embedder: HashingEmbedder | None = None) -> tuple[Path, Settings]:
     """(folder of the seed articles, settings of their index), both under ``root``, indexed with the fake embedder."""
     corpus = root / "articles"
     shutil.copytree(SEEDS, corpus, ignore=shutil.ignore_patterns("*.jsonl", "*.md"))
     settings = Settings(index_dir=root / "index", embedding_backend="fake")
-    index_paths([corpus], settings, HashingEmbedder())
+    index_paths([corpus], settings, embedder or HashingEmbedder())
     return corpus, settings
 
 

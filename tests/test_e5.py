@@ -227,3 +227,38 @@ def test_concurrent_first_requests_build_a_runtime_once() -> None:
     for thread in threads:
         thread.join()
     assert len(calls) == 1 and len({id(g) for g in got}) == 1
+
+
+PASSAGE_TEXT = (
+    "Alibaba ferme son laboratoire quantique. Environ 30 personnes y travaillaient depuis 2017. "
+    "Le groupe donne ses machines à l’université du Zhejiang. « Nous restons attachés à la recherche », "
+    "a déclaré un porte-parole."
+)
+
+
+def test_a_texts_pieces_cut_between_sentences_are_its_own_tokens(e5: E5Embedder) -> None:
+    from rag.embedders.span_tokens import tokens_with_spans
+    from rag.text.sentences import sentence_spans
+
+    text = "passage: Le titre\n" + PASSAGE_TEXT
+    spans = sentence_spans(text)
+    ((ids, ranges),) = tokens_with_spans(e5._tokenizer.ids_batch, [text], [spans])
+    assert ids == e5._tokenizer.ids(text)
+    for (start, end), (first, last) in zip(spans, ranges, strict=True):
+        assert ids[first:last] == e5._tokenizer.ids(text[start:end])
+
+
+def test_sentences_pooled_from_their_passage_are_each_closest_to_themselves(e5: E5Embedder) -> None:
+    from rag.text.sentences import sentence_spans
+
+    spans = sentence_spans(PASSAGE_TEXT)
+    vectors, (pooled,) = e5.embed_with_spans([PASSAGE_TEXT], [spans])
+    # The passage's vector is the one embed_documents gives: the pass is the same.
+    assert float(vectors[0] @ e5.embed_documents([PASSAGE_TEXT])[0]) > 0.999
+    assert pooled.shape == (len(spans), e5.dimension)
+    assert np.allclose(np.linalg.norm(pooled, axis=1), 1.0, atol=1e-4)
+    alone = e5.embed_documents([PASSAGE_TEXT[a:b] for a, b in spans])
+    # Each sentence embedded alone is closest to its own pooled vector (all carry the passage's topic).
+    assert list(np.argmax(pooled @ alone.T, axis=0)) == list(range(len(spans)))
+    asked = ["Combien de personnes travaillaient au laboratoire ?", "Qu’a déclaré le porte-parole ?"]
+    assert [int(np.argmax(pooled @ e5.embed_query(q))) for q in asked] == [1, 3]

@@ -6,10 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.embedders.base import Calibration, Embedder, Vectors
+from rag.embedders.base import Calibration, Embedder, SpanPooling, Vectors
 from rag.embedders.precision import check_precision
 from rag.registry import choose
 from rag.settings import Settings
+from rag.types import Spans
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,8 @@ class EmbedderBackend:
     languages: Callable[[str], frozenset[str]]
     #: What the loaded embedder's cosines mean, known before it loads.
     calibration: Callable[[], Calibration | None] = lambda: None
+    #: Whether it gives a passage's sentences vectors from the passage's own pass (``SpanPooling``).
+    pools_spans: bool = False
 
 
 def _load_sentence_transformers(settings: Settings) -> Embedder:
@@ -101,7 +104,7 @@ def _fake_languages(name: str) -> frozenset[str]:
 
 
 EMBEDDERS: dict[str, EmbedderBackend] = {
-    "e5": EmbedderBackend(_load_e5, _e5_name, _e5_languages, _e5_calibration),
+    "e5": EmbedderBackend(_load_e5, _e5_name, _e5_languages, _e5_calibration, pools_spans=True),
     "sentence-transformers": EmbedderBackend(
         _load_sentence_transformers, _sentence_transformers_name, _sentence_transformers_languages
     ),
@@ -183,6 +186,14 @@ class LazyEmbedder:
 
     def embed_query(self, text: str) -> Vectors:
         return self.model.embed_query(text)
+
+    @property
+    def pools_spans(self) -> bool:
+        return _backend(self._settings).pools_spans
+
+    def embed_with_spans(self, texts: list[str], spans: list[Spans]) -> tuple[Vectors, list[Vectors]] | None:
+        model = self.model
+        return model.embed_with_spans(texts, spans) if isinstance(model, SpanPooling) else None
 
 
 __all__ = [

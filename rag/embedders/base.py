@@ -9,6 +9,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from rag.types import Spans
+
 Vectors = npt.NDArray[np.float32]
 
 
@@ -74,3 +76,33 @@ class Embedder(Protocol):
     def embed_query(self, text: str) -> Vectors:
         """One unit-norm float32 vector, shape ``(dimension,)``."""
         ...
+
+
+@runtime_checkable
+class SpanPooling(Protocol):
+    """An embedder that also gives spans of each text (its sentences) vectors, pooled from the same pass.
+
+    A sentence read inside its passage ("Il a attribué cette fermeture…") keeps what the
+    passage says it is about, and costs no second pass through the model.
+    """
+
+    @property
+    def pools_spans(self) -> bool:
+        """Whether ``embed_with_spans`` gives span vectors; known without loading the model."""
+        ...
+
+    def embed_with_spans(self, texts: list[str], spans: list[Spans]) -> tuple[Vectors, list[Vectors]] | None:
+        """``embed_documents(texts)``, and one unit row per span of each text; None when the model cannot."""
+        ...
+
+
+def pools_spans(embedder: Embedder) -> bool:
+    return isinstance(embedder, SpanPooling) and embedder.pools_spans
+
+
+def embed_with_spans(embedder: Embedder, texts: list[str], spans: list[Spans]) -> tuple[Vectors, list[Vectors] | None]:
+    """The texts' vectors, and their spans' when the embedder pools spans (None otherwise)."""
+    pooled = embedder.embed_with_spans(texts, spans) if isinstance(embedder, SpanPooling) else None
+    if pooled is None:
+        return embedder.embed_documents(texts), None
+    return pooled

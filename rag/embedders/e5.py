@@ -30,8 +30,10 @@ from rag.embedders.base import Calibration, Vectors
 from rag.embedders.bert import BertConfig, BertEncoder
 from rag.embedders.e5_file import E5File, dequantise
 from rag.embedders.precision import autocast, check_precision, use_bfloat16
+from rag.embedders.span_tokens import tokens_with_spans
 from rag.embedders.unigram import UnigramTokenizer
 from rag.errors import UserError
+from rag.types import Spans
 
 NAME = "intfloat/multilingual-e5-small"
 _WIDTH_STEP = 32
@@ -164,6 +166,7 @@ class E5Embedder:
     name = NAME
     languages = LANGUAGES
     calibration = CALIBRATION
+    pools_spans = True
 
     def __init__(self, model_file: Path | None = None, batch_size: int = 16, precision: str = "auto") -> None:
         check_precision(precision)  # now, so that a wrong value fails before any work
@@ -236,22 +239,42 @@ class E5Embedder:
     def embed_query(self, text: str) -> Vectors:
         return np.asarray(self._engine.query(_c_string(text)), dtype=np.float32)
 
+    def embed_with_spans(self, texts: list[str], spans: list[Spans]) -> tuple[Vectors, list[Vectors]]:
+        """Passages through torch, with each span's tokens mean-pooled from the same pass (late pooling).
+
+        Only torch exposes the tokens' states, so even a small job loads it: every sentence vector
+        of an index is then read the same way.
+        """
+        shift = len(PASSAGE)
+        framed = [PASSAGE + _readable(text) for text in texts]
+        moved = [[(start + shift, end + shift) for start, end in text_spans] for text_spans in spans]
+        tokenized = tokens_with_spans(self._tokenizer.ids_batch, framed, moved)
+        return self._pooled([ids for ids, _ in tokenized], [ranges for _, ranges in tokenized])
+
     def _embed(self, texts: list[str]) -> Vectors:
+        return self._pooled(self._tokenizer.ids_batch(texts), [[] for _ in texts])[0]
+
+    def _pooled(self, texts: list[list[int]], spans: list[Spans]) -> tuple[Vectors, list[Vectors]]:
+        """Each text's vector (and its token ranges' vectors) from its token ids."""
         if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        windows: list[tuple[int, list[int]]] = []  # (text, its tokens in this window)
-        for text, ids in enumerate(self._tokenizer.ids_batch(texts)):
-            windows += [(text, ids[a : a + self._window]) for a in range(0, max(len(ids), 1), self._window)]
+            return np.zeros((0, self.dimension), dtype=np.float32), []
+        windows: list[tuple[int, int, list[int]]] = []  # (text, its first token here, its tokens in this window)
+        for text, ids in enumerate(texts):
+            windows += [(text, a, ids[a : a + self._window]) for a in range(0, max(len(ids), 1), self._window)]
         sums = np.zeros((len(texts), self.dimension), dtype=np.float64)
+        span_sums = [np.zeros((len(ranges), self.dimension), dtype=np.float64) for ranges in spans]
         # Longest first, in batches of similar length, so padding wastes little.
-        order = sorted(range(len(windows)), key=lambda i: -len(windows[i][1]))
-        for batch in self._batches(order, windows):
-            pooled = self._mean_pooled([windows[i][1] for i in batch])
-            for i, vector in zip(batch, pooled, strict=True):
-                text, ids = windows[i]
+        order = sorted(range(len(windows)), key=lambda i: -len(windows[i][2]))
+        for batch in self._batches(order, [(t, ids) for t, _, ids in windows]):
+            states, pooled = self._encoded([windows[i][2] for i in batch])
+            for row, (i, vector) in enumerate(zip(batch, pooled, strict=True)):
+                text, first, ids = windows[i]
                 sums[text] += max(len(ids), 1) * vector
-        norms = np.linalg.norm(sums, axis=1, keepdims=True)
-        return (sums / np.maximum(norms, 1e-12)).astype(np.float32)
+                for number, (a, b) in enumerate(spans[text]):
+                    lo, hi = max(a, first), min(b, first + len(ids))
+                    if lo < hi:  # +1: the window's states start with <s>
+                        span_sums[text][number] += states[row, 1 + lo - first : 1 + hi - first].sum(axis=0)
+        return _unit(sums), [_unit(found) for found in span_sums]
 
     def _batches(self, order: list[int], windows: list[tuple[int, list[int]]]) -> Iterator[list[int]]:
         """Up to ``batch_size`` full windows' worth of tokens a batch: short texts batch more."""
@@ -266,7 +289,8 @@ class E5Embedder:
         if batch:
             yield batch
 
-    def _mean_pooled(self, rows: list[list[int]]) -> npt.NDArray[np.float64]:
+    def _encoded(self, rows: list[list[int]]) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float64]]:
+        """The token states of each row framed by ``<s>`` and ``</s>``, and each row's mean over them."""
         import torch
 
         tokenizer = self._tokenizer
@@ -281,4 +305,10 @@ class E5Embedder:
             tokens = self._encoder(ids, mask).float()
         weights = mask.unsqueeze(-1).float()
         pooled = (tokens * weights).sum(dim=1) / weights.sum(dim=1)
-        return pooled.double().numpy()
+        return tokens.numpy(), pooled.double().numpy()
+
+
+def _unit(rows: npt.NDArray[np.float64]) -> Vectors:
+    """Rows scaled to unit length; a row of zeros (a span without tokens) stays zero."""
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return (rows / np.maximum(norms, 1e-12)).astype(np.float32)

@@ -12,6 +12,7 @@ import re
 import numpy as np
 
 from rag.embedders.base import Vectors
+from rag.types import Spans
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -20,8 +21,11 @@ class HashingEmbedder:
     languages = frozenset({"en", "fr"})
     calibration = None
 
-    def __init__(self, dimension: int = 64, max_tokens: int = 254, name: str = "fake-hashing") -> None:
+    def __init__(
+        self, dimension: int = 64, max_tokens: int = 254, name: str = "fake-hashing", pool_spans: bool = False
+    ) -> None:
         self.name = f"{name}-{dimension}"
+        self.pool_spans = pool_spans
         self.dimension = dimension
         self.max_tokens = max_tokens
         self.calls = 0
@@ -48,3 +52,19 @@ class HashingEmbedder:
 
     def embed_query(self, text: str) -> Vectors:
         return self._vector(text)
+
+    @property
+    def pools_spans(self) -> bool:
+        return self.pool_spans
+
+    def embed_with_spans(self, texts: list[str], spans: list[Spans]) -> tuple[Vectors, list[Vectors]] | None:
+        """With ``pool_spans``, each span's own bag of words: what a real model pools from its pass."""
+        if not self.pool_spans:
+            return None
+        pooled = [
+            np.stack([self._vector(text[a:b]) for a, b in text_spans])
+            if text_spans
+            else np.zeros((0, self.dimension), np.float32)
+            for text, text_spans in zip(texts, spans, strict=True)
+        ]
+        return self.embed_documents(texts), pooled

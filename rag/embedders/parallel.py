@@ -17,9 +17,10 @@ from typing import IO, Any
 
 import numpy as np
 
-from rag.embedders.base import Calibration, Embedder, Vectors
+from rag.embedders.base import Calibration, Embedder, Vectors, pools_spans
 from rag.errors import UserError
 from rag.settings import Settings
+from rag.types import Spans
 
 
 class EmbeddingWorkerError(UserError):
@@ -54,15 +55,19 @@ class _Worker:
             raise EmbeddingWorkerError(f"An embedding worker failed: {header['error']}")
         return header
 
-    def send(self, texts: list[str]) -> None:
+    def send(self, texts: list[str], spans: list[Spans] | None = None) -> None:
         stdin, _ = self._pipes()
-        stdin.write(json.dumps({"texts": texts}, ensure_ascii=False).encode() + b"\n")
+        request: dict[str, Any] = {"texts": texts} if spans is None else {"texts": texts, "spans": spans}
+        stdin.write(json.dumps(request, ensure_ascii=False).encode() + b"\n")
         stdin.flush()
 
-    def receive(self) -> Vectors:
-        rows = int(self._header()["rows"])
+    def receive(self) -> tuple[Vectors, int | None]:
+        """The texts' rows followed by their spans' rows, and how many of those (None: not pooled)."""
+        header = self._header()
+        spans = header.get("spans")
+        rows = int(header["rows"]) + (spans or 0)
         data = self._pipes()[1].read(rows * self.dimension * 4)
-        return np.frombuffer(data, dtype=np.float32).reshape(rows, self.dimension).copy()
+        return np.frombuffer(data, dtype=np.float32).reshape(rows, self.dimension).copy(), spans
 
     def close(self) -> None:
         stdin, _ = self._pipes()
@@ -104,15 +109,39 @@ class ParallelEmbedder:
         return self._local.embed_query(text)
 
     def embed_documents(self, texts: list[str]) -> Vectors:
+        return self._split(texts, None)[0]
+
+    @property
+    def pools_spans(self) -> bool:
+        return pools_spans(self._local)
+
+    def embed_with_spans(self, texts: list[str], spans: list[Spans]) -> tuple[Vectors, list[Vectors]] | None:
+        vectors, pooled = self._split(texts, spans)
+        return None if pooled is None else (vectors, pooled)
+
+    def _split(self, texts: list[str], spans: list[Spans] | None) -> tuple[Vectors, list[Vectors] | None]:
+        """The texts' vectors from the workers, each embedding a slice, and their spans' when asked and pooled."""
         if not self._workers:
             threads = max(1, (os.cpu_count() or 1) // self._count)
             self._workers = [_Worker(self._settings, threads) for _ in range(self._count)]
-        size = -(-len(texts) // len(self._workers))
-        slices = [texts[i : i + size] for i in range(0, len(texts), size)]
-        for worker, part in zip(self._workers, slices, strict=False):
-            worker.send(part)
-        parts = [worker.receive() for worker, _ in zip(self._workers, slices, strict=False)]
-        return np.vstack(parts) if parts else np.zeros((0, self.dimension), dtype=np.float32)
+        size = max(1, -(-len(texts) // len(self._workers)))
+        starts = list(range(0, len(texts), size))
+        for worker, start in zip(self._workers, starts, strict=False):
+            worker.send(texts[start : start + size], None if spans is None else spans[start : start + size])
+        vectors: list[Vectors] = []
+        pooled: list[Vectors] | None = [] if spans is not None else None
+        for worker, start in zip(self._workers, starts, strict=False):
+            rows, pooled_rows = worker.receive()
+            count = len(texts[start : start + size])
+            vectors.append(rows[:count])
+            if pooled is None or pooled_rows is None or spans is None:
+                pooled = None
+                continue
+            offset = count
+            for text_spans in spans[start : start + size]:
+                pooled.append(rows[offset : offset + len(text_spans)])
+                offset += len(text_spans)
+        return (np.vstack(vectors) if vectors else np.zeros((0, self.dimension), dtype=np.float32)), pooled
 
     def close(self) -> None:
         for worker in self._workers:

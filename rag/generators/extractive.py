@@ -5,7 +5,11 @@ it covers (terms weighted by their rarity among the candidate sentences, and,
 as in retrieval, half by stemmed words and half by 4-letter word pieces, so
 "labo" meets "laboratoire"), by whether it holds the kind of fact the
 question asks for (``rag.text.answer_types``: a reason, an amount of money, an
-age, a date, a count of what is counted...), and by its passage's rank. The
+age, a date, a count of what is counted...), by its passage's rank, and, where
+the index holds sentence vectors, by how close the model reads it to the
+question (its vector pooled from its passage's own pass at index time, so
+"Il a attribué cette fermeture à des ajustements" answers "Pourquoi ... ?"
+though it shares no word with it but its subject's). The
 best sentence is the answer, with a second one only when it is nearly as good
 and adds something; each is a quote, yielded as a ``Claim`` with its span.
 When the best sentence lacks the fact and the next (or previous) one holds
@@ -47,6 +51,9 @@ RANK_WEIGHT = 0.3
 #: trusted to be on topic though it shares no whole word with the question.
 ACROSS_RELEVANCE = 0.5
 SECOND_SENTENCE = 0.9  # share of the best score a second sentence needs
+#: Weight of a sentence's cosine with the question (above the mean of the candidates'), where the
+#: index holds sentence vectors. Chosen on the dev sets (README, "Quality").
+SIMILARITY_WEIGHT = 10.0
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,7 @@ def rank_sentences(question: str, passages: list[Hit], languages: list[str]) -> 
     if not raw or not question_terms:
         return []
     sentences_in = Counter(number for number, *_ in raw)
+    closeness = _closeness(passages)
     words = _Weights(question_terms, [evidence.terms for *_, evidence in raw])
     pieces = _Weights(question_grams, [evidence.grams for *_, evidence in raw])
     candidates = []
@@ -107,6 +115,7 @@ def rank_sentences(question: str, passages: list[Hit], languages: list[str]) -> 
         holds_unit = bool(unit) and hit.language in (languages[0], "und") and counts_unit(sentence, unit, hit.language)
         score = coverage + (TYPE_BONUS * holds + UNIT_BONUS * holds_unit) * (coverage > 0)
         score += RANK_WEIGHT * (1 - (number - 1) / max(len(passages), 1))
+        score += SIMILARITY_WEIGHT * closeness.get(span, 0.0)
         # A title names the topic, it states no fact: it only lends its words to the next sentence.
         # A one-line note is all title, though, and that line is its fact.
         if not _is_title(sentence, position, hit) or sentences_in[number] == 1:
@@ -127,6 +136,19 @@ def rank_sentences(question: str, passages: list[Hit], languages: list[str]) -> 
         previous = evidence
     # Between equals, a sentence's own evidence beats evidence borrowed from the one before.
     return sorted(candidates, key=lambda c: (-c.score, -c.own))
+
+
+def _closeness(passages: list[Hit]) -> dict[tuple[int, int], float]:
+    """Each sentence's cosine with the question minus the mean over the passages' sentences, by its span.
+
+    Centred, the term moves sentences against each other whatever the model's own scale of
+    cosines (e5 puts almost any two texts between 0.7 and 0.9).
+    """
+    cosines = {(start, end): cosine for hit in passages for start, end, cosine in hit.sentences}
+    if not cosines:
+        return {}
+    mean = sum(cosines.values()) / len(cosines)
+    return {span: cosine - mean for span, cosine in cosines.items()}
 
 
 def _is_title(sentence: str, position: int, hit: Hit) -> bool:

@@ -19,12 +19,12 @@ from rag.indexing.preparing import (
     IndexReport,
     Progress,
     chunking_info,
-    embed_text,
     embed_texts,
     embedder_info,
     lexical_info,
     make_chunker,
     rebuild_reason,
+    to_embed,
 )
 from rag.indexing.scan import (
     IndexState,
@@ -74,7 +74,10 @@ def index_paths(
             state.chunks[doc_id] = chunker(state.documents[doc_id])
         report.chunks_embedded = _embed_missing(state, embedder, progress)
         report.chunks_total = sum(len(c) for c in state.chunks.values())
-        changed = report.added or report.updated or report.removed or report.rebuilt or renamed
+        # Chunks embedded with nothing else changed: sentence vectors the version lacked, now pooled.
+        changed = (
+            report.added or report.updated or report.removed or report.rebuilt or renamed or report.chunks_embedded
+        )
         if changed or previous is None:
             _publish(settings, state, {**emb_info, "dimension": embedder.dimension}, chunk_info, lexical)
         remember_touched(settings.index_dir, state, published=bool(changed) or previous is None)
@@ -110,7 +113,8 @@ def _publish(
 ) -> None:
     ordered = [c for doc_id in sorted(state.chunks) for c in state.chunks[doc_id]]
     dimension = int(embedder["dimension"])
-    vectors = np.stack([state.vectors[c.hash] for c in ordered]) if ordered else np.zeros((0, dimension), np.float32)
+    embedded = [state.vectors[c.hash] for c in ordered]
+    vectors = np.stack([e.vector for e in embedded]) if ordered else np.zeros((0, dimension), np.float32)
     write_version(
         settings.index_dir,
         IndexContents(
@@ -121,18 +125,15 @@ def _publish(
             embedder=embedder,
             chunking=chunking,
             lexical=lexical,
+            sentences=[e.sentences for e in embedded],
         ),
     )
 
 
 def _embed_missing(state: IndexState, embedder: Embedder, progress: Progress | None) -> int:
-    """Embed every chunk whose exact text has no cached vector; return how many."""
-    todo: dict[str, str] = {}
-    for doc_id, chunks in state.chunks.items():
-        document = state.documents[doc_id]
-        for stored in chunks:
-            if stored.hash not in state.vectors:
-                todo[stored.hash] = embed_text(document, stored.chunk.text)
-    for key, vector in embed_texts(todo, embedder, progress):
-        state.vectors[key] = vector
+    """Embed every chunk whose exact text has no cached vector (or no sentence vectors); return how many."""
+    documents = ((state.documents[doc_id], chunks) for doc_id, chunks in state.chunks.items())
+    todo = to_embed(documents, state.vectors, embedder)
+    for key, embedded in embed_texts(todo, embedder, progress):
+        state.vectors[key] = embedded
     return len(todo)

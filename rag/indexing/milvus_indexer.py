@@ -24,12 +24,12 @@ from rag.indexing.preparing import (
     IndexReport,
     Progress,
     chunking_info,
-    embed_text,
     embed_texts,
     embedder_info,
     lexical_info,
     make_chunker,
     rebuild_reason,
+    to_embed,
 )
 from rag.indexing.scan import deleted_paths
 from rag.ingest import SkipFile, load_document
@@ -38,6 +38,7 @@ from rag.store.docstore import SourceFile, StoredChunk
 from rag.store.milvus.backend import MilvusBackend
 from rag.store.milvus.collections import Names
 from rag.store.milvus.writer import Batch, MilvusWriter
+from rag.store.sentences import Embedded
 from rag.store.versions import writer_lock
 from rag.types import Document, Skipped
 
@@ -103,16 +104,11 @@ class _Run:
             self.documents.pop(doc_id, None)
         self.batch, self.staged, self.affected = Batch(), {}, set()
 
-    def _embedded(self) -> Iterator[tuple[Document, list[StoredChunk], Any]]:
+    def _embedded(self) -> Iterator[tuple[Document, list[StoredChunk], list[Embedded]]]:
         staged = list(self.staged.values())
         hashes = sorted({stored.hash for _, chunks in staged for stored in chunks})
         vectors = self.writer.vectors_for(hashes)
-        todo = {
-            stored.hash: embed_text(document, stored.chunk.text)
-            for document, chunks in staged
-            for stored in chunks
-            if stored.hash not in vectors
-        }
+        todo = to_embed(staged, vectors, self.embedder)
         # Embedding happens batch by batch while files are read: the "reading" bar measures both.
         vectors.update(embed_texts(todo, self.embedder, None))
         self.report.chunks_embedded += len(todo)
@@ -142,7 +138,7 @@ def index_paths(
             manifest = writer.published.manifest()
             report.rebuilt = rebuild_reason(
                 manifest, embedder_info(settings, embedder), info["chunking"], info["lexical"]
-            )
+            ) or (None if writer.holds_sentences() else OLD_LAYOUT)
         if report.rebuilt:
             _rebuild(run, same_model=not report.rebuilt.startswith(MODEL_CHANGED))
         run.sources, run.documents = writer.sources(), writer.document_paths()
@@ -153,6 +149,10 @@ def index_paths(
             writer.commit(Batch(), info)  # a first run publishes an index, even an empty one
         report.chunks_total = writer.published.chunks
     return report
+
+
+#: A build made before chunks carried sentence vectors has no field for them (Milvus fixes a schema).
+OLD_LAYOUT = "The index predates sentence vectors: rebuilding it into new collections."
 
 
 def _scan(found: Discovery, settings: Settings, run: _Run) -> set[str]:
@@ -221,7 +221,7 @@ def _rebuild(run: _Run, same_model: bool) -> None:
             chunks = run.chunker(document)
             hashes = [stored.hash for stored in chunks]
             reused = run.writer.vectors_for(hashes, old_names) if same_model else {}
-            todo = {s.hash: embed_text(document, s.chunk.text) for s in chunks if s.hash not in reused}
+            todo = to_embed([(document, chunks)], reused, run.embedder)
             reused.update(embed_texts(todo, run.embedder, None))
             run.report.chunks_embedded += len(todo)
             batch.documents.append((document, chunks, [reused[h] for h in hashes]))

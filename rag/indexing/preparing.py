@@ -12,16 +12,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from rag.embedders import Embedder, backend_name
+from rag.embedders.base import embed_with_spans, pools_spans
 from rag.ingest import chunk_document
 from rag.settings import Settings
 from rag.store.docstore import StoredChunk
 from rag.store.index import DOCUMENT_INDEX_VERSION
 from rag.store.manifest import Manifest
+from rag.store.sentences import Embedded, pack
 from rag.text.analysis import ANALYSIS_VERSION, CHAR_GRAM, analyze, lexical_text
-from rag.types import Document, Skipped
+from rag.text.sentences import sentence_spans
+from rag.types import Document, Skipped, Spans
 
 # Bump when the chunker's output changes for the same input: it forces a rebuild.
 # (The analyzer's output has its own ANALYSIS_VERSION, in rag.text.analysis.)
@@ -121,16 +122,52 @@ def make_chunker(settings: Settings, embedder: Embedder) -> Chunker:
     return chunk
 
 
+@dataclass(frozen=True)
+class Passage:
+    """What the embedder reads for one chunk: its text after the title, and where its sentences are in it."""
+
+    text: str
+    #: Where the chunk's own text starts in ``text``.
+    offset: int
+    #: The chunk's sentences, as offsets into the chunk's own text.
+    sentences: Spans
+
+
+def passage(document: Document, chunk_text: str) -> Passage:
+    text = embed_text(document, chunk_text)
+    return Passage(text, len(text) - len(chunk_text), sentence_spans(chunk_text))
+
+
+def to_embed(
+    documents: Iterable[tuple[Document, list[StoredChunk]]], known: dict[str, Embedded], embedder: Embedder
+) -> dict[str, Passage]:
+    """The chunks to embed: those without a vector, and those whose sentences the embedder could pool but never did."""
+    pools = pools_spans(embedder)
+    todo: dict[str, Passage] = {}
+    for document, chunks in documents:
+        for stored in chunks:
+            found = known.get(stored.hash)
+            if found is None or (pools and not found.sentences):
+                todo[stored.hash] = passage(document, stored.chunk.text)
+    return todo
+
+
 def embed_texts(
-    todo: dict[str, str], embedder: Embedder, progress: Progress | None, done: int = 0, total: int = 0
-) -> Iterable[tuple[str, np.ndarray]]:
-    """``(key, vector)`` for each ``key: text`` of ``todo``, embedded in calls of ``TEXTS_PER_EMBED_CALL``."""
+    todo: dict[str, Passage], embedder: Embedder, progress: Progress | None, done: int = 0, total: int = 0
+) -> Iterable[tuple[str, Embedded]]:
+    """``(key, embedded)`` for each ``key: passage`` of ``todo``, in calls of ``TEXTS_PER_EMBED_CALL``.
+
+    With an embedder that pools spans, each chunk's sentences get their vectors from the same pass.
+    """
     # Similar lengths in a batch keep padding, hence wasted work, small.
-    ordered = sorted(todo.items(), key=lambda item: len(item[1]))
+    ordered = sorted(todo.items(), key=lambda item: len(item[1].text))
     total = total or len(ordered)
     for start in range(0, len(ordered), TEXTS_PER_EMBED_CALL):
-        batch = ordered[start : start + TEXTS_PER_EMBED_CALL]
-        vectors = embedder.embed_documents([text for _, text in batch])
-        yield from zip((key for key, _ in batch), vectors, strict=True)
+        batch = [p for _, p in ordered[start : start + TEXTS_PER_EMBED_CALL]]
+        spans = [[(a + p.offset, b + p.offset) for a, b in p.sentences] for p in batch]
+        vectors, pooled = embed_with_spans(embedder, [p.text for p in batch], spans)
+        for i, (key, found) in enumerate(ordered[start : start + TEXTS_PER_EMBED_CALL]):
+            sentences = pack(found.sentences, pooled[i]) if pooled is not None else b""
+            yield key, Embedded(vectors[i], sentences)
         if progress:
             progress("embedding", done + start + len(batch), total)

@@ -15,14 +15,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
-
 from rag.indexing.discover import Candidate, Discovery, absolute_path
 from rag.indexing.preparing import Chunker, Progress
 from rag.ingest import SkipFile, load_document
 from rag.settings import Settings
 from rag.store.docstore import SourceFile, StoredChunk
 from rag.store.index import Index
+from rag.store.sentences import Embedded
 from rag.types import Document, Skipped
 
 #: Beside the versions: files touched (same bytes) since the current version was written.
@@ -36,7 +35,7 @@ class IndexState:
         self.documents: dict[str, Document] = {}
         self.sources: dict[str, SourceFile] = {}
         self.chunks: dict[str, list[StoredChunk]] = {}
-        self.vectors: dict[str, np.ndarray] = {}
+        self.vectors: dict[str, Embedded] = {}
         #: The file names as the version on disk holds them, to tell what a run changed.
         self.published: dict[str, SourceFile] = {}
         if index is None:
@@ -44,10 +43,10 @@ class IndexState:
         self.documents = {d.id: d for d in index.docstore.documents()}
         self.sources = {s.path: s for s in index.docstore.sources()}
         self.published = dict(self.sources)
-        vectors = index.all_vectors()
+        vectors, sentences = index.all_vectors(), index.docstore.all_sentences()
         for row, stored in index.docstore.stored_chunks():
             self.chunks.setdefault(stored.chunk.doc_id, []).append(stored)
-            self.vectors[stored.hash] = vectors[row]
+            self.vectors[stored.hash] = Embedded(vectors[row], sentences.get(stored.hash, b""))
 
 
 @dataclass

@@ -18,7 +18,9 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+import numpy as np
 
 from rag.embedders import Embedder
 from rag.errors import SettingsError
@@ -236,8 +238,20 @@ class HybridRetriever:
             if len(hits) == k:
                 break
         relevant = any(h.relevance >= threshold for h, threshold in zip(hits, thresholds, strict=True))
+        if vector is not None:
+            hits = self._with_sentences(hits, vector)
         timings["fusion"] = time.perf_counter() - started
         return Retrieval(hits, relevant, language, timings)
+
+    def _with_sentences(self, hits: list[Hit], vector: np.ndarray) -> list[Hit]:
+        """Each hit with how close each of its sentences is to the question (the offline answer weighs them)."""
+        found = self.index.sentence_similarities(vector, [hit.row for hit in hits])
+        return [
+            replace(hit, sentences=tuple((hit.chunk.start + a, hit.chunk.start + b, s) for a, b, s in found[hit.row]))
+            if hit.row in found
+            else hit
+            for hit in hits
+        ]
 
     def _relevance(
         self, row: int, covered: float, cosine: dict[int, float], language: str, document_language: str

@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from rag.store.docstore import DocumentMetadata, SourceFile, StoredChunk
 from rag.store.manifest import Manifest
+from rag.store.sentences import SentenceScores
 from rag.types import Chunk, Document
 
 
@@ -122,6 +123,14 @@ class Store(Protocol):
 
     def similarities(self, query: npt.NDArray[np.float32], rows: list[int]) -> dict[int, float]:
         """The inner product of ``query`` with each of ``rows``' vectors: their cosine, both being normalised."""
+        ...
+
+    def sentence_similarities(self, query: npt.NDArray[np.float32], rows: list[int]) -> dict[int, SentenceScores]:
+        """For each of ``rows`` whose chunk has sentence vectors, ``(start, end, cosine with query)`` of each sentence.
+
+        Offsets are into the chunk's text; a row without sentence vectors (an embedder that pools
+        none, a version written before them) is left out.
+        """
         ...
 
     def document_prior(self, terms: list[str], rows: list[int]) -> dict[int, float]:

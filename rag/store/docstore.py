@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +30,8 @@ CREATE TABLE sources (
 CREATE TABLE chunks (
     row INTEGER PRIMARY KEY, doc_id TEXT NOT NULL REFERENCES documents(id),
     start INTEGER NOT NULL, end INTEGER NOT NULL, page INTEGER,
-    text TEXT NOT NULL, tokens TEXT NOT NULL, hash TEXT NOT NULL
+    text TEXT NOT NULL, tokens TEXT NOT NULL, hash TEXT NOT NULL,
+    sentences BLOB NOT NULL DEFAULT x''
 );
 CREATE INDEX chunks_by_doc ON chunks(doc_id);
 CREATE INDEX sources_by_doc ON sources(doc_id);
@@ -86,7 +87,9 @@ def write_docstore(
     documents: Iterable[Document],
     sources: Iterable[SourceFile],
     chunks: Iterable[StoredChunk],
+    sentences: Sequence[bytes] = (),
 ) -> None:
+    """One version's file; ``sentences[i]``, when given, packs the sentence vectors of chunk ``i``."""
     connection = sqlite3.connect(path)
     try:
         connection.executescript(_SCHEMA)
@@ -112,7 +115,7 @@ def write_docstore(
             ((s.path, s.doc_id, s.size, s.mtime_ns) for s in sources),
         )
         connection.executemany(
-            "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?)",
+            "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?)",
             (
                 (
                     row,
@@ -123,6 +126,7 @@ def write_docstore(
                     c.chunk.text,
                     " ".join(c.tokens),
                     c.hash,
+                    sentences[row] if row < len(sentences) else b"",
                 )
                 for row, c in enumerate(chunks)
             ),
@@ -157,6 +161,9 @@ class DocStore:
         # Read-only and immutable: the file never changes once its version is published.
         self._db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
+        columns = {r["name"] for r in self._db.execute("PRAGMA table_info(chunks)")}
+        # A version written before sentence vectors existed has none; its answers read words only.
+        self._sentences = "sentences" in columns
 
     def close(self) -> None:
         self._db.close()
@@ -194,6 +201,21 @@ class DocStore:
         marks = ",".join("?" * len(rows))
         found = self._db.execute(f"SELECT row, tokens FROM chunks WHERE row IN ({marks})", rows)
         return {row: tuple(tokens.split()) for row, tokens in found}
+
+    def sentences(self, rows: list[int]) -> dict[int, bytes]:
+        """The packed sentence vectors (``rag.store.sentences``) of each row that has them."""
+        if not rows or not self._sentences:
+            return {}
+        marks = ",".join("?" * len(rows))
+        found = self._db.execute(f"SELECT row, sentences FROM chunks WHERE row IN ({marks})", rows)
+        return {row: bytes(data) for row, data in found if data}
+
+    def all_sentences(self) -> dict[str, bytes]:
+        """Every chunk's packed sentence vectors, by the chunk's hash: what a new version reuses."""
+        if not self._sentences:
+            return {}
+        found = self._db.execute("SELECT hash, sentences FROM chunks WHERE length(sentences) > 0")
+        return {chunk_hash: bytes(data) for chunk_hash, data in found}
 
     def row_doc_ids(self) -> list[str]:
         """The document of every chunk row, in row order."""

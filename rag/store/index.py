@@ -13,7 +13,7 @@ import logging
 import re
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,6 +26,7 @@ from rag.errors import UserError
 from rag.store.bm25_index import BM25Index
 from rag.store.docstore import DOCSTORE, DocStore, SourceFile, StoredChunk, write_docstore
 from rag.store.manifest import IndexCorruptError, Manifest, checksums
+from rag.store.sentences import SentenceScores, similarities
 from rag.store.versions import current_version, next_version, publish, staging
 from rag.text.analysis import char_grams, lexical_text
 from rag.types import Document
@@ -51,7 +52,7 @@ class IndexNotFoundError(UserError):
 
 @dataclass(frozen=True)
 class IndexContents:
-    """Everything a new version holds; ``vectors[i]`` belongs to ``chunks[i]``."""
+    """Everything a new version holds; ``vectors[i]`` and ``sentences[i]`` belong to ``chunks[i]``."""
 
     documents: list[Document]
     sources: list[SourceFile]
@@ -60,6 +61,7 @@ class IndexContents:
     embedder: dict[str, Any]
     chunking: dict[str, Any]
     lexical: dict[str, Any]
+    sentences: list[bytes] = field(default_factory=list)
 
 
 def write_version(index_dir: Path, contents: IndexContents) -> Path:
@@ -74,7 +76,7 @@ def write_version(index_dir: Path, contents: IndexContents) -> Path:
         except RuntimeError as error:  # how faiss reports a failed write (disk full, read-only...)
             raise OSError(errno.EIO, _faiss_reason(error), str(folder / VECTORS)) from None
         try:
-            write_docstore(folder / DOCSTORE, contents.documents, contents.sources, contents.chunks)
+            write_docstore(folder / DOCSTORE, contents.documents, contents.sources, contents.chunks, contents.sentences)
         except sqlite3.Error as error:  # "database or disk is full", "disk I/O error"...
             raise OSError(errno.EIO, str(error), str(folder / DOCSTORE)) from None
         BM25Index.build([list(c.tokens) for c in contents.chunks]).save(folder / LEXICAL)
@@ -203,6 +205,9 @@ class Index:
         vectors = np.asarray(self.vectors.reconstruct_batch(np.asarray(rows, dtype=np.int64)), dtype=np.float32)
         scores = vectors @ np.asarray(query, dtype=np.float32).reshape(-1)
         return {row: float(score) for row, score in zip(rows, scores.tolist(), strict=True)}
+
+    def sentence_similarities(self, query: npt.NDArray[np.float32], rows: list[int]) -> dict[int, SentenceScores]:
+        return {row: similarities(data, query) for row, data in self.docstore.sentences(rows).items()}
 
     def search_dense(self, query: npt.NDArray[np.float32], k: int) -> list[tuple[int, float]]:
         if len(self) == 0 or k <= 0:

@@ -14,6 +14,9 @@ the real indexer built with the fake embedder:
 * a chunk's vector is the unit vector of its embedded text, and finds that chunk
   first; dense search gives ``min(k, len)`` distinct rows best first, ``[]`` for
   ``k = 0``; ``similarities`` are the inner products it ranks by;
+* each chunk's sentence vectors (the seeds are indexed by a fake that pools them) are
+  its sentences' own, at their offsets into the chunk's text, scored by inner product
+  with the question; rows outside the store are left out;
 * the lexical indexes have a row per chunk and hold every chunk's terms; a
   document's own terms give each of its chunks the whole document prior;
 * ``close`` may be called twice.
@@ -35,6 +38,8 @@ from rag.settings import Settings
 from rag.store.backends import store_backend
 from rag.store.base import DocumentTable, LexicalIndex, Store
 from rag.store.index import Index
+from rag.store.sentences import MAX_SENTENCES
+from rag.text.sentences import sentence_spans
 from tests.helpers import SEEDS, index_seeds
 
 QUERY = "Combien de personnes travaillaient dans le laboratoire quantique d’Alibaba ?"
@@ -146,6 +151,21 @@ class StoreContract:
         for row, score in ranked:
             assert score == pytest.approx(similarities[row], abs=1e-5)
 
+    def test_sentence_vectors_are_each_sentences_own_at_its_offsets(self, store: Store) -> None:
+        embedder = HashingEmbedder(self.dimension(store))
+        query = embedder.embed_query(QUERY)
+        rows = self.rows(store)
+        found = store.sentence_similarities(query, [*rows, -1, max(rows, default=0) + 1])
+        assert sorted(found) == rows, "every chunk of an index built by a pooling embedder, and only those"
+        for row, stored in store.docstore.stored_chunks():
+            text = stored.chunk.text
+            expected = [(a, b) for a, b in sentence_spans(text) if embedder.embed_query(text[a:b]).any()]
+            assert [(a, b) for a, b, _ in found[row]] == expected[:MAX_SENTENCES], row
+            for a, b, score in found[row]:
+                assert type(score) is float
+                assert score == pytest.approx(float(embedder.embed_query(text[a:b]) @ query), abs=0.02), "8 bits"
+        assert store.sentence_similarities(query, []) == {}
+
     def test_lexical_indexes_have_a_row_per_chunk_and_hold_its_terms(self, store: Store) -> None:
         assert len(store.lexical) == len(store)
         assert store.chars is None or len(store.chars) == len(store)
@@ -192,11 +212,11 @@ class StoreContract:
 @pytest.fixture(scope="module")
 def seeds_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The seeds, then a second run adding a note and an identical copy of a seed (one document, two files)."""
-    corpus, settings = index_seeds(tmp_path_factory.mktemp("store"))
+    corpus, settings = index_seeds(tmp_path_factory.mktemp("store"), HashingEmbedder(pool_spans=True))
     seed = sorted(corpus.glob("*.txt"))[0]
     shutil.copy(seed, corpus / "copie.txt")
     (corpus / "brest.md").write_text("# Brest\n\nLe port de Brest a accueilli 4 200 escales de navires en 2022.\n")
-    index_paths([corpus], settings, HashingEmbedder())
+    index_paths([corpus], settings, HashingEmbedder(pool_spans=True))
     return settings.index_dir
 
 
@@ -246,11 +266,11 @@ def milvus_seeds(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     corpus = root / "articles"
     shutil.copytree(SEEDS, corpus, ignore=shutil.ignore_patterns("*.jsonl", "*.md"))
     settings = _milvus(Settings(index_dir=root / "index", embedding_backend="fake"))
-    index_paths([corpus], settings, HashingEmbedder())
+    index_paths([corpus], settings, HashingEmbedder(pool_spans=True))
     seed = sorted(corpus.glob("*.txt"))[0]
     shutil.copy(seed, corpus / "copie.txt")
     (corpus / "brest.md").write_text("# Brest\n\nLe port de Brest a accueilli 4 200 escales de navires en 2022.\n")
-    index_paths([corpus], settings, HashingEmbedder())
+    index_paths([corpus], settings, HashingEmbedder(pool_spans=True))
     return settings
 
 

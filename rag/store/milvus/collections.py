@@ -36,6 +36,8 @@ NEVER = 2**62
 #: Characters of document text per ``texts`` row: 4 UTF-8 bytes each at most stay under 64 KB.
 TEXT_PART_CHARS = 16_000
 _VARCHAR = 65_535
+#: The chunks' field of sentence vectors; builds made before it have none.
+SENTENCES = "sentences"
 #: Milvus wants a vector field in every collection; the tables without vectors hold this one.
 _PLACEHOLDER = "placeholder"
 PLACEHOLDER_VECTOR = [0.0, 0.0]
@@ -223,6 +225,11 @@ def _placeholder_index() -> dict[str, Any]:
     return {"index_type": "FLAT", "metric_type": "L2"}
 
 
+def has_field(client: MilvusClient, table: str, name: str) -> bool:
+    described = call(f"describe {table}", client.describe_collection, table)
+    return any(f.get("name") == name for f in described.get("fields", []))
+
+
 def create_build(client: MilvusClient, names: Names, dimension: int, dense_index: str) -> None:
     """Create and load the four tables of a new build (dropping any left by a build that died)."""
     for table in names.tables():
@@ -235,6 +242,8 @@ def create_build(client: MilvusClient, names: Names, dimension: int, dense_index
     chunks.add_field("text", DataType.VARCHAR, max_length=_VARCHAR)
     chunks.add_field("hash", DataType.VARCHAR, max_length=64)
     chunks.add_field("dense", DataType.FLOAT_VECTOR, dim=dimension)
+    # Packed sentence vectors (rag.store.sentences), in base64: in the chunk's row, they come and go with it.
+    chunks.add_field(SENTENCES, DataType.VARCHAR, max_length=_VARCHAR)
     _bm25_field(chunks, "terms", match=True)
     _bm25_field(chunks, "grams", match=False)
     vectors = {"dense": index_spec(dense_index), "terms_sparse": _bm25_index(), "grams_sparse": _bm25_index()}

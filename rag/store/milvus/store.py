@@ -18,9 +18,10 @@ from pymilvus import MilvusClient
 from rag.store.docstore import DocumentMetadata, SourceFile, StoredChunk
 from rag.store.manifest import Manifest
 from rag.store.milvus import terms as encoded
-from rag.store.milvus.collections import Names, call, iterate, load
+from rag.store.milvus.collections import SENTENCES, Names, call, has_field, iterate, load
 from rag.store.milvus.dense_indexes import dense_index
 from rag.store.milvus.generations import Published, live
+from rag.store.sentences import SentenceScores, from_text, similarities
 from rag.types import Chunk, Document
 
 #: The most results one Milvus search returns (its topk limit).
@@ -219,6 +220,7 @@ class MilvusStore:
         self._rows = int(count[0]["count(*)"])
         self.lexical = MilvusLexical(client, self._names.chunks, "terms", generation, self._rows)
         self.chars = MilvusLexical(client, self._names.chunks, "grams", generation, self._rows)
+        self._sentences = has_field(client, self._names.chunks, SENTENCES)
 
     @property
     def version(self) -> str:
@@ -242,6 +244,18 @@ class MilvusStore:
         )
         vector = np.asarray(query, dtype=np.float32).reshape(-1)
         return {int(r["key"]): float(np.asarray(r["dense"], dtype=np.float32) @ vector) for r in found}
+
+    def sentence_similarities(self, query: npt.NDArray[np.float32], rows: list[int]) -> dict[int, SentenceScores]:
+        if not rows or not self._sentences:
+            return {}
+        found = call(
+            "read sentence vectors",
+            lambda: self._client.query(
+                self._names.chunks, filter=f"key in {_in(rows)} and {self._live}", output_fields=["key", SENTENCES]
+            ),
+        )
+        packed = {int(r["key"]): from_text(r[SENTENCES]) for r in found if r[SENTENCES]}
+        return {row: similarities(data, query) for row, data in packed.items()}
 
     def search_dense(self, query: npt.NDArray[np.float32], k: int) -> list[tuple[int, float]]:
         if k <= 0 or not self._rows:

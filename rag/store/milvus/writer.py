@@ -16,11 +16,13 @@ from rag.store.docstore import SourceFile, StoredChunk
 from rag.store.milvus import terms as encoded
 from rag.store.milvus.collections import (
     PLACEHOLDER_VECTOR,
+    SENTENCES,
     TEXT_PART_CHARS,
     Names,
     call,
     create_build,
     drop_other_builds,
+    has_field,
     iterate,
     load,
     reindex_dense,
@@ -36,6 +38,7 @@ from rag.store.milvus.generations import (
     retire,
 )
 from rag.store.milvus.store import MilvusStore
+from rag.store.sentences import Embedded, from_text, to_text
 from rag.text.analysis import char_grams, lexical_text
 from rag.types import Document
 
@@ -47,7 +50,7 @@ _INSERT_ROWS = 500
 class Batch:
     """What one commit changes: documents written whole, documents dropped, file names set or dropped."""
 
-    documents: list[tuple[Document, list[StoredChunk], list[np.ndarray]]] = field(default_factory=list)
+    documents: list[tuple[Document, list[StoredChunk], list[Embedded]]] = field(default_factory=list)
     dropped: set[str] = field(default_factory=set)
     renamed: dict[str, Document] = field(default_factory=dict)
     sources: dict[str, SourceFile] = field(default_factory=dict)
@@ -102,21 +105,21 @@ class MilvusWriter:
         rows = iterate(self._client, self.names.documents, live(self.published.generation), ["doc_id", "path"])
         return {r["doc_id"]: r["path"] for r in rows}
 
-    def vectors_for(self, hashes: list[str], names: Names | None = None) -> dict[str, np.ndarray]:
-        """The stored vector of each chunk text already embedded (keyed by its content hash)."""
+    def holds_sentences(self) -> bool:
+        """Whether the current build's chunks have a field for sentence vectors (builds before them do not)."""
+        return has_field(self._client, self.names.chunks, SENTENCES)
+
+    def vectors_for(self, hashes: list[str], names: Names | None = None) -> dict[str, Embedded]:
+        """The stored vectors of each chunk text already embedded (keyed by its content hash)."""
         table = (names or self.names).chunks
-        found: dict[str, np.ndarray] = {}
+        fields = ["hash", "dense"] + ([SENTENCES] if has_field(self._client, table, SENTENCES) else [])
+        found: dict[str, Embedded] = {}
         for start in range(0, len(hashes), 500):
             wanted = _quoted(hashes[start : start + 500])
-            rows = call(
-                "read vectors",
-                self._client.query,
-                table,
-                filter=f"hash in {wanted}",
-                output_fields=["hash", "dense"],
-            )
+            rows = call("read vectors", self._client.query, table, filter=f"hash in {wanted}", output_fields=fields)
             for row in rows:
-                found[row["hash"]] = np.asarray(row["dense"], dtype=np.float32)
+                vector = np.asarray(row["dense"], dtype=np.float32)
+                found[row["hash"]] = Embedded(vector, from_text(row.get(SENTENCES, "")))
         return found
 
     def commit(self, batch: Batch, info: dict[str, dict[str, Any]]) -> None:
@@ -141,9 +144,14 @@ class MilvusWriter:
         chunk_rows: list[dict[str, Any]] = []
         text_rows: list[dict[str, Any]] = []
         document_rows: list[dict[str, Any]] = []
+        # A build made before sentence vectors (being replaced by a rebuild) has no field for them.
+        with_sentences = self.holds_sentences() if batch.documents else False
         for document, chunks, vectors in batch.documents:
-            for ordinal, (stored, vector) in enumerate(zip(chunks, vectors, strict=True)):
-                chunk_rows.append(self._chunk_row(document, stored, vector, _row_key(document.id, generation, ordinal)))
+            for ordinal, (stored, embedded) in enumerate(zip(chunks, vectors, strict=True)):
+                row = self._chunk_row(document, stored, embedded, _row_key(document.id, generation, ordinal))
+                if not with_sentences:
+                    del row[SENTENCES]
+                chunk_rows.append(row)
             for part, start in enumerate(range(0, max(len(document.text), 1), TEXT_PART_CHARS)):
                 text = document.text[start : start + TEXT_PART_CHARS]
                 key = f"{document.id}:{generation}:{part}"
@@ -163,7 +171,7 @@ class MilvusWriter:
         self._insert(self.names.texts, text_rows)
         self._insert(self.names.documents, document_rows)
 
-    def _chunk_row(self, document: Document, stored: StoredChunk, vector: np.ndarray, key: int) -> dict[str, Any]:
+    def _chunk_row(self, document: Document, stored: StoredChunk, embedded: Embedded, key: int) -> dict[str, Any]:
         chunk = stored.chunk
         grams = char_grams(lexical_text(document.title, document.date, chunk.text), document.language)
         return {
@@ -174,7 +182,8 @@ class MilvusWriter:
             "page": -1 if chunk.page is None else chunk.page,
             "text": chunk.text,
             "hash": stored.hash,
-            "dense": np.asarray(vector, dtype=np.float32).tolist(),
+            "dense": np.asarray(embedded.vector, dtype=np.float32).tolist(),
+            SENTENCES: to_text(embedded.sentences),
             "terms": encoded.encode(stored.tokens),
             "grams": encoded.encode(grams),
         }
