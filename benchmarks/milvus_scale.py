@@ -46,7 +46,7 @@ def _size_on_disk(path: Path) -> int:
 def build_milvus(source: Path, size: int, destination: Path) -> dict[str, Any]:
     """The chunks ``synthetic.ours_index`` writes for ``size``, committed into a Milvus Lite index."""
     from rag.store.index import Index
-    from rag.store.milvus.collections import connect
+    from rag.store.milvus.connection import connect
     from rag.store.milvus.writer import Batch, MilvusWriter
 
     index = Index.open(source)

@@ -17,7 +17,7 @@ from rag.settings import Settings
 from rag.store.backends import store_backend
 from rag.store.base import Store
 from rag.store.milvus.backend import milvus_uri
-from rag.store.milvus.collections import disconnect
+from rag.store.milvus.connection import disconnect
 from tests.helpers import FAKE_ENV, ROOT
 
 MILVUS_ENV = {**FAKE_ENV, "RAG_STORE_BACKEND": "milvus"}

@@ -35,7 +35,8 @@ from rag.embedders.fake import HashingEmbedder
 from rag.indexing.indexer import index_paths
 from rag.settings import Settings
 from rag.store.milvus.backend import MilvusBackend
-from rag.store.milvus.collections import NEVER, Names, call, load
+from rag.store.milvus.collections import NEVER, Names, load
+from rag.store.milvus.connection import call
 from rag.store.milvus.generations import read_published
 from tests.helpers import ROOT
 from tests.milvus_helpers import MILVUS_ENV, Whole, milvus_settings, read_corpus, release

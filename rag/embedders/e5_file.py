@@ -22,6 +22,7 @@ import struct
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -201,3 +202,58 @@ def _read_directory(cursor: _Cursor) -> dict[str, tuple[int, int, int]]:
         count, offset, _size = cursor.take("<IQQ")
         tensors[name] = (int(kind), int(count), int(offset))
     return tensors
+
+
+class _QuantisedRows:
+    """The 4-bit word embeddings, dequantised row by row as ids look them up."""
+
+    def __init__(self, blocks: npt.NDArray[np.void]) -> None:
+        self._blocks = blocks
+
+    def __getitem__(self, ids: Any) -> Any:
+        import torch
+
+        return torch.from_numpy(dequantise(self._blocks[ids.numpy()]))
+
+
+def torch_weights(model: E5File, bfloat16: bool) -> dict[str, Any]:
+    """The file's tensors under BertModel's names; matrices in bfloat16 when products run in it."""
+    import torch
+
+    shape = model.shape
+    h, ff = shape.hidden, shape.feed_forward
+
+    def matrix(name: str, columns: int) -> Any:
+        weights = torch.from_numpy(model.matrix(name, columns))
+        return weights.to(torch.bfloat16) if bfloat16 else weights
+
+    def vector(name: str) -> Any:
+        return torch.from_numpy(model.float32(name).copy())
+
+    w: dict[str, Any] = {
+        "embeddings.word_embeddings.weight": _QuantisedRows(model.q4_blocks("emb.word", h)),
+        # Stored from XLM-R's first real position (padding id + 1) on, so rows count from 0.
+        "embeddings.position_embeddings.weight": vector("emb.pos").reshape(shape.positions, h),
+        "embeddings.token_type_embeddings.weight": vector("emb.type").reshape(-1, h),
+        "embeddings.LayerNorm.weight": vector("emb.ln.w"),
+        "embeddings.LayerNorm.bias": vector("emb.ln.b"),
+    }
+    names = {
+        "q": "attention.self.query",
+        "k": "attention.self.key",
+        "v": "attention.self.value",
+        "ao": "attention.output.dense",
+        "fi": "intermediate.dense",
+        "fo": "output.dense",
+        "aln": "attention.output.LayerNorm",
+        "oln": "output.LayerNorm",
+    }
+    for layer in range(shape.layers):
+        ours, theirs = f"l{layer}.", f"encoder.layer.{layer}."
+        for short, long in names.items():
+            if short.endswith("ln"):
+                w[f"{theirs}{long}.weight"] = vector(f"{ours}{short}.w")
+            else:
+                w[f"{theirs}{long}.weight"] = matrix(f"{ours}{short}.w", ff if short == "fo" else h)
+            w[f"{theirs}{long}.bias"] = vector(f"{ours}{short}.b")
+    return w

@@ -9,7 +9,7 @@ from pymilvus import MilvusClient
 from rag.settings import Settings
 from rag.store.docstore import DocumentInfo
 from rag.store.index import IndexNotFoundError
-from rag.store.milvus.collections import connect
+from rag.store.milvus.connection import connect
 from rag.store.milvus.dense_indexes import dense_index
 from rag.store.milvus.generations import Published, read_published
 from rag.store.milvus.store import MilvusStore

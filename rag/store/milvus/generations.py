@@ -26,7 +26,8 @@ from typing import Any
 from pymilvus import MilvusClient
 
 from rag.store.manifest import Manifest
-from rag.store.milvus.collections import NEVER, PLACEHOLDER_VECTOR, Names, call, ensure_meta, iterate
+from rag.store.milvus.collections import NEVER, PLACEHOLDER_VECTOR, Names, ensure_meta, iterate
+from rag.store.milvus.connection import call
 
 _REVISION = "revision"
 

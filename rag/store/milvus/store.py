@@ -7,7 +7,6 @@ sees one version from start to end while a writer publishes the next.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,14 +17,14 @@ from pymilvus import MilvusClient
 from rag.store.docstore import DocumentMetadata, SourceFile, StoredChunk
 from rag.store.manifest import Manifest
 from rag.store.milvus import terms as encoded
-from rag.store.milvus.collections import SENTENCES, Names, call, has_field, iterate, load
+from rag.store.milvus.collections import SENTENCES, Names, has_field, iterate, load
+from rag.store.milvus.connection import call
 from rag.store.milvus.dense_indexes import dense_index
 from rag.store.milvus.generations import Published, live
+from rag.store.milvus.lexical import MilvusLexical, bm25_score, quoted
 from rag.store.sentences import SentenceScores, from_text, similarities
 from rag.types import Chunk, Document
 
-#: The most results one Milvus search returns (its topk limit).
-MAX_LIMIT = 16_384
 _CHUNK_FIELDS = ["key", "doc_id", "start", "end", "page", "text"]
 
 
@@ -36,91 +35,6 @@ def _chunk(row: dict[str, Any]) -> Chunk:
 
 def _metadata(row: dict[str, Any]) -> DocumentMetadata:
     return DocumentMetadata(row["doc_id"], row["path"], row["title"], row["date"] or None, row["language"])
-
-
-def _in(values: list[Any]) -> str:
-    return json.dumps(list(values), ensure_ascii=False)
-
-
-def _score(distance: float) -> float:
-    # Milvus Lite reports a BM25 score as a negative distance, a server as the score itself.
-    return abs(float(distance))
-
-
-class MilvusLexical:
-    """BM25 over one analysed-text field (``LexicalIndex``), as Milvus's BM25 function scores it."""
-
-    def __init__(self, client: MilvusClient, table: str, field: str, generation: int, rows: int) -> None:
-        self._client, self._table, self._field = client, table, field
-        self._live = live(generation)
-        self._rows = rows
-        self._df: dict[str, int] = {}
-
-    def __len__(self) -> int:
-        return self._rows
-
-    def search(self, query_tokens: list[str], k: int) -> list[tuple[int, float]]:
-        if k <= 0 or not query_tokens or not self._rows:
-            return []
-        found = call(
-            "search the lexical index",
-            lambda: self._client.search(
-                self._table,
-                data=[encoded.encode(query_tokens)],
-                anns_field=f"{self._field}_sparse",
-                limit=min(k, self._rows),
-                filter=self._live,
-                output_fields=["key"],
-            ),
-        )
-        hits = [(int(hit["key"]), _score(hit["distance"])) for hit in found[0]]
-        return sorted((hit for hit in hits if hit[1] > 0), key=lambda hit: (-hit[1], hit[0]))
-
-    def _document_frequency(self, token: str) -> int:
-        """How many live rows hold ``token``.
-
-        Counted from a one-term BM25 search, which reads the term's postings: a
-        ``TEXT_MATCH`` count scans every row in Milvus Lite (18 times slower for a
-        question's terms over PIAF's 954 chunks, and most of a Lite retrieval). A search
-        returns at most ``MAX_LIMIT`` rows, so a term found in that many is counted exactly
-        by ``TEXT_MATCH`` instead.
-        """
-        if not self._rows:
-            return 0
-        if token not in self._df:
-            limit = min(self._rows, MAX_LIMIT)
-            found = call(
-                "count terms",
-                lambda: self._client.search(
-                    self._table,
-                    data=[encoded.encode([token])],
-                    anns_field=f"{self._field}_sparse",
-                    limit=limit,
-                    filter=self._live,
-                    output_fields=["key"],
-                ),
-            )
-            count = sum(1 for hit in found[0] if _score(hit["distance"]) > 0)
-            if count == limit and limit < self._rows:
-                condition = f"TEXT_MATCH({self._field}, '{encoded.match(token)}') and {self._live}"
-                rows = call(
-                    "count terms",
-                    lambda: self._client.query(self._table, filter=condition, output_fields=["count(*)"]),
-                )
-                count = int(rows[0]["count(*)"])
-            self._df[token] = count
-        return self._df[token]
-
-    def holds(self, token: str) -> bool:
-        return self._document_frequency(token) > 0
-
-    def idf(self, tokens: list[str]) -> dict[str, float]:
-        """Lucene's IDF, as ``BM25Index.idf``: the same weights for the same counts."""
-        n = self._rows
-        return {
-            t: math.log(1 + (n - self._document_frequency(t) + 0.5) / (self._document_frequency(t) + 0.5))
-            for t in tokens
-        }
 
 
 class MilvusDocuments:
@@ -172,13 +86,13 @@ class MilvusDocuments:
     def chunks(self, rows: list[int]) -> dict[int, Chunk]:
         if not rows:
             return {}
-        found = self._query(self._names.chunks, f"key in {_in(rows)}", _CHUNK_FIELDS)
+        found = self._query(self._names.chunks, f"key in {quoted(rows)}", _CHUNK_FIELDS)
         return {int(r["key"]): _chunk(r) for r in found}
 
     def tokens(self, rows: list[int]) -> dict[int, tuple[str, ...]]:
         if not rows:
             return {}
-        found = self._query(self._names.chunks, f"key in {_in(rows)}", ["key", "terms"])
+        found = self._query(self._names.chunks, f"key in {quoted(rows)}", ["key", "terms"])
         return {int(r["key"]): encoded.decode(r["terms"]) for r in found}
 
     def doc_ids(self, rows: list[int]) -> dict[int, str]:
@@ -186,7 +100,7 @@ class MilvusDocuments:
             return {}
         return {
             int(r["key"]): r["doc_id"]
-            for r in self._query(self._names.chunks, f"key in {_in(rows)}", ["key", "doc_id"])
+            for r in self._query(self._names.chunks, f"key in {quoted(rows)}", ["key", "doc_id"])
         }
 
     def chunk_counts(self) -> dict[str, int]:
@@ -199,7 +113,7 @@ class MilvusDocuments:
             yield int(row["key"]), StoredChunk(_chunk(row), encoded.decode(row["terms"]), row["hash"])
 
     def close(self) -> None:
-        """Nothing to release: the client is shared by the process (``collections.connect``)."""
+        """Nothing to release: the client is shared by the process (``connection.connect``)."""
 
 
 class MilvusStore:
@@ -239,7 +153,7 @@ class MilvusStore:
         found = call(
             "read vectors",
             lambda: self._client.query(
-                self._names.chunks, filter=f"key in {_in(rows)} and {self._live}", output_fields=["key", "dense"]
+                self._names.chunks, filter=f"key in {quoted(rows)} and {self._live}", output_fields=["key", "dense"]
             ),
         )
         vector = np.asarray(query, dtype=np.float32).reshape(-1)
@@ -251,7 +165,7 @@ class MilvusStore:
         found = call(
             "read sentence vectors",
             lambda: self._client.query(
-                self._names.chunks, filter=f"key in {_in(rows)} and {self._live}", output_fields=["key", SENTENCES]
+                self._names.chunks, filter=f"key in {quoted(rows)} and {self._live}", output_fields=["key", SENTENCES]
             ),
         )
         packed = {int(r["key"]): from_text(r[SENTENCES]) for r in found if r[SENTENCES]}
@@ -295,14 +209,14 @@ class MilvusStore:
             return list(found[0])
 
         top = best_documents(self._live, 1)
-        best = _score(top[0]["distance"]) if top else 0.0
+        best = bm25_score(top[0]["distance"]) if top else 0.0
         if best <= 0:
             return {}
         doc_of = self.docstore.doc_ids(rows)
         wanted = sorted(set(doc_of.values()))
         scores = {
-            h["doc_id"]: _score(h["distance"])
-            for h in best_documents(f"doc_id in {_in(wanted)} and {self._live}", len(wanted))
+            h["doc_id"]: bm25_score(h["distance"])
+            for h in best_documents(f"doc_id in {quoted(wanted)} and {self._live}", len(wanted))
         }
         return {row: scores.get(doc_of[row], 0.0) / best for row in rows if row in doc_of}
 

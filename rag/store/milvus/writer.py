@@ -19,7 +19,6 @@ from rag.store.milvus.collections import (
     SENTENCES,
     TEXT_PART_CHARS,
     Names,
-    call,
     create_build,
     drop_other_builds,
     has_field,
@@ -27,6 +26,7 @@ from rag.store.milvus.collections import (
     load,
     reindex_dense,
 )
+from rag.store.milvus.connection import call
 from rag.store.milvus.generations import (
     NEVER,
     Published,
