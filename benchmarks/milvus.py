@@ -27,12 +27,14 @@ from benchmarks import indexing, milvus_scale
 from benchmarks.common import EVAL, Plan, last_json, log, memory_status, read_articles, run_process, write_articles
 from rag.answering.service import Assistant
 from rag.embedders import Embedder
-from rag.embedders.base import Calibration, Vectors
+from rag.embedders.base import Calibration, Vectors, embed_with_spans, pools_spans
 from rag.evaluation import evaluate, read_questions
 from rag.indexing.indexer import index_paths
 from rag.indexing.preparing import embed_text
 from rag.settings import Settings
 from rag.store.index import Index
+from rag.store.sentences import Embedded, unpack
+from rag.types import Spans
 
 STORES = ("files", "milvus")
 PARTS = ("quality", "indexing", "scale")
@@ -41,10 +43,10 @@ COMPARED = ("recall@1", "recall@5", "recall@10", "mrr@10", "answer_contains", "c
 
 
 class _Remembered:
-    """An embedder that returns a known vector for a text it was given, and embeds only the others."""
+    """Hands back the file store's vectors and sentence vectors for a text it holds; embeds only the others."""
 
-    def __init__(self, inner: Embedder, known: dict[str, np.ndarray]) -> None:
-        self._inner, self._known = inner, known
+    def __init__(self, inner: Embedder, known: dict[str, tuple[Embedded, int]]) -> None:
+        self._inner, self._known = inner, known  # embedded text -> (its vectors, where its chunk's text starts)
         self.reused = self.embedded = 0
 
     @property
@@ -67,6 +69,10 @@ class _Remembered:
     def calibration(self) -> Calibration | None:
         return self._inner.calibration
 
+    @property
+    def pools_spans(self) -> bool:
+        return pools_spans(self._inner)
+
     def count_tokens(self, text: str) -> int:
         return self._inner.count_tokens(text)
 
@@ -74,24 +80,44 @@ class _Remembered:
         return self._inner.embed_query(text)
 
     def embed_documents(self, texts: list[str]) -> Vectors:
-        missing = [t for t in texts if t not in self._known]
-        if missing:
-            self._known.update(zip(missing, self._inner.embed_documents(missing), strict=True))
+        return self.embed_with_spans(texts, [[] for _ in texts])[0]
+
+    def embed_with_spans(self, texts: list[str], spans: list[Spans]) -> tuple[Vectors, list[Vectors]]:
+        missing = [i for i, t in enumerate(texts) if t not in self._known]
         self.embedded += len(missing)
         self.reused += len(texts) - len(missing)
-        return np.stack([self._known[t] for t in texts]).astype(np.float32)
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        pooled = [np.zeros((len(s), self.dimension), dtype=np.float32) for s in spans]
+        if missing:
+            found, found_spans = embed_with_spans(self._inner, [texts[i] for i in missing], [spans[i] for i in missing])
+            for n, i in enumerate(missing):
+                vectors[i] = found[n]
+                if found_spans is not None:
+                    pooled[i] = found_spans[n]
+        for i, text in enumerate(texts):
+            if text in self._known:
+                embedded, offset = self._known[text]
+                vectors[i] = embedded.vector
+                stored_spans, stored = unpack(embedded.sentences)
+                by_span = {(a + offset, b + offset): row for (a, b), row in zip(stored_spans, stored, strict=True)}
+                for j, span in enumerate(spans[i]):
+                    if span in by_span:
+                        pooled[i][j] = by_span[span]
+        return vectors, pooled
 
 
-def _file_vectors(index_dir: Path) -> dict[str, np.ndarray]:
-    """Every embedded text of a file index (title line + chunk, as the indexer embeds it) and its vector."""
+def _file_vectors(index_dir: Path) -> dict[str, tuple[Embedded, int]]:
+    """Each text a file index embedded (title line + chunk), its vectors, and where its chunk's text starts."""
     index = Index.open(index_dir)
     try:
-        vectors = index.all_vectors()
+        vectors, sentences = index.all_vectors(), index.docstore.all_sentences()
         documents = {d.id: d for d in index.docstore.documents()}
-        return {
-            embed_text(documents[stored.chunk.doc_id], stored.chunk.text): vectors[row]
-            for row, stored in index.docstore.stored_chunks()
-        }
+        known: dict[str, tuple[Embedded, int]] = {}
+        for row, stored in index.docstore.stored_chunks():
+            text = embed_text(documents[stored.chunk.doc_id], stored.chunk.text)
+            embedded = Embedded(vectors[row], sentences.get(stored.hash, b""))
+            known[text] = (embedded, len(text) - len(stored.chunk.text))
+        return known
     finally:
         index.close()
 
