@@ -10,6 +10,8 @@ workers pool what one process pools.
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from pymilvus import CollectionSchema
 
 from rag.answering.service import Assistant
 from rag.embedders import make_embedder
+from rag.embedders.e5 import SMALL_JOB_CHARACTERS
 from rag.embedders.fake import HashingEmbedder
 from rag.embedders.parallel import ParallelEmbedder
 from rag.generators.extractive import ExtractiveGenerator
@@ -165,7 +168,11 @@ def test_hits_carry_each_sentences_closeness_at_document_offsets(tmp_path: Path)
 def test_workers_pool_the_sentences_one_process_pools() -> None:
     settings = Settings()
     local = make_embedder(settings)
-    texts = ["Alibaba ferme son laboratoire. Environ 30 personnes y travaillaient.", "Le port de Brest. Il grandit."]
+    # Enough text that every process pools through torch (a small job goes through the engine).
+    texts = [
+        f"Article {n}. Alibaba ferme son laboratoire. Environ {n} personnes y travaillaient. " * 20 for n in range(6)
+    ]
+    assert sum(map(len, texts)) > SMALL_JOB_CHARACTERS
     spans = [sentence_spans(text) for text in texts]
     parallel = ParallelEmbedder(settings, local, workers=2)
     try:
@@ -177,3 +184,15 @@ def test_workers_pool_the_sentences_one_process_pools() -> None:
     assert np.sum(found[0] * expected[0], axis=1).min() > 0.999
     for mine, theirs in zip(found[1], expected[1], strict=True):
         assert mine.shape == theirs.shape and np.sum(mine * theirs, axis=1).min() > 0.999
+
+
+def test_a_small_job_reads_each_sentence_alone_through_the_engine_without_torch() -> None:
+    script = (
+        "import sys; from rag.embedders import make_embedder; from rag.settings import Settings; "
+        "from rag.text.sentences import sentence_spans; e = make_embedder(Settings()); "
+        "t = 'Le laboratoire a fermé. Il employait 30 personnes.'; s = sentence_spans(t); "
+        "v, (p,) = e.embed_with_spans([t], [s]); a = e.embed_documents([t[x:y] for x, y in s]); "
+        "print(v.shape[0], p.shape[0], round(float((p * a).sum(axis=1).min()), 3), 'torch' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["1", "2", "1.0", "False"]
