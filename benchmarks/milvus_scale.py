@@ -48,6 +48,7 @@ def build_milvus(source: Path, size: int, destination: Path) -> dict[str, Any]:
     from rag.store.index import Index
     from rag.store.milvus.connection import connect
     from rag.store.milvus.writer import Batch, MilvusWriter
+    from rag.store.sentences import Embedded
 
     index = Index.open(source)
     try:
@@ -69,7 +70,8 @@ def build_milvus(source: Path, size: int, destination: Path) -> dict[str, Any]:
     batch, pending = Batch(), 0
     for document in documents:
         rows = by_doc.get(document.id, [])
-        batch.documents.append((document, [chunks[r] for r in rows], [vectors[r] for r in rows]))
+        # As the file store's synthetic index holds them: vectors, no sentence vectors.
+        batch.documents.append((document, [chunks[r] for r in rows], [Embedded(vectors[r]) for r in rows]))
         batch.sources[sources[document.id].path] = sources[document.id]
         pending += len(rows)
         if pending >= BATCH:
