@@ -143,6 +143,17 @@ def test_the_sentence_the_model_reads_as_answering_is_chosen_when_words_cannot_t
     assert answer(_hit(text, [0.80, 0.78, 0.92]))[0].startswith("Il a attribué"), "by meaning, the reason"
 
 
+def test_across_languages_the_sentence_read_as_answering_may_share_no_word() -> None:
+    text = "Le groupe a publié un communiqué mardi. Il a attribué cette fermeture à des ajustements stratégiques."
+    question = "What reason was given?"
+
+    def answer(hit: Hit) -> list[str]:
+        return [p.text for p in ExtractiveGenerator().generate(question, [hit], "en") if isinstance(p, Claim)]
+
+    assert answer(_hit(text, None)) == [], "no word in common and nothing else to go on: no answer"
+    assert answer(_hit(text, [0.78, 0.86])) == ["Il a attribué cette fermeture à des ajustements stratégiques."]
+
+
 def test_hits_carry_each_sentences_closeness_at_document_offsets(tmp_path: Path) -> None:
     corpus, settings = _corpus(tmp_path), Settings(index_dir=tmp_path / "index", embedding_backend="fake")
     index_paths([corpus], settings, HashingEmbedder(pool_spans=True))

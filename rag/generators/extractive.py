@@ -68,6 +68,8 @@ class Candidate:
     coverage: float = 0.0  # the share of the question it covers, with its context (words and word pieces)
     #: Its passage is in another language than the question, and about it by meaning (its relevance).
     across: bool = False
+    #: Its cosine with the question above the candidates' mean (0 without sentence vectors).
+    closeness: float = 0.0
     span: tuple[int, int] = (0, 0)  # offsets of the sentence in its document
 
 
@@ -115,7 +117,8 @@ def rank_sentences(question: str, passages: list[Hit], languages: list[str]) -> 
         holds_unit = bool(unit) and hit.language in (languages[0], "und") and counts_unit(sentence, unit, hit.language)
         score = coverage + (TYPE_BONUS * holds + UNIT_BONUS * holds_unit) * (coverage > 0)
         score += RANK_WEIGHT * (1 - (number - 1) / max(len(passages), 1))
-        score += SIMILARITY_WEIGHT * closeness.get(span, 0.0)
+        close = closeness.get(span, 0.0)
+        score += SIMILARITY_WEIGHT * close
         # A title names the topic, it states no fact: it only lends its words to the next sentence.
         # A one-line note is all title, though, and that line is its fact.
         if not _is_title(sentence, position, hit) or sentences_in[number] == 1:
@@ -131,6 +134,7 @@ def rank_sentences(question: str, passages: list[Hit], languages: list[str]) -> 
                     coverage,
                     span=span,
                     across=hit.language not in (languages[0], "und") and hit.relevance >= ACROSS_RELEVANCE,
+                    closeness=close,
                 )
             )
         previous = evidence
@@ -189,7 +193,7 @@ def select(candidates: list[Candidate], kind: str | None = None, quantity: bool 
     # rarely meet, a passage the model reads as relevant may be matched by pieces of words alone
     # ("syri" in "Syrians" and "syriens").
     best = candidates[0] if candidates else None
-    if best is None or (not best.terms and not (best.across and best.coverage > 0)):
+    if best is None or (not best.terms and not (best.across and (best.coverage > 0 or best.closeness > 0))):
         return []
     if kind and not best.has_type:
         # The next sentence first (it often opens with the figure), then the one before ("He ..." names no one).
