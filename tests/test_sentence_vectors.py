@@ -10,8 +10,6 @@ workers pool what one process pools.
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +19,9 @@ from pymilvus import CollectionSchema
 
 from rag.answering.service import Assistant
 from rag.embedders import make_embedder
-from rag.embedders.e5 import SMALL_JOB_CHARACTERS
 from rag.embedders.fake import HashingEmbedder
 from rag.embedders.parallel import ParallelEmbedder
-from rag.generators.extractive import ExtractiveGenerator
+from rag.generators.extractive import ExtractiveGenerator, rank_sentences
 from rag.indexing.indexer import index_paths
 from rag.settings import Settings
 from rag.store import sentences
@@ -143,6 +140,22 @@ def test_the_sentence_the_model_reads_as_answering_is_chosen_when_words_cannot_t
     assert answer(_hit(text, [0.80, 0.78, 0.92]))[0].startswith("Il a attribué"), "by meaning, the reason"
 
 
+def test_sentences_at_the_same_offsets_of_two_documents_keep_their_own_closeness() -> None:
+    texts = ("Le port de Brest. Il a grandi en 2022.", "Le port de Nancy. Il a fermé en 20211.")
+    assert sentence_spans(texts[0]) == sentence_spans(texts[1]), "the same offsets in both documents"
+    (a, b), (c, d) = sentence_spans(texts[0])
+    hits = [
+        Hit(Chunk(doc, 0, len(text), text), 1.0, f"{doc}.txt", doc, language="fr", relevance=0.9, sentences=scored)
+        for doc, text, scored in (
+            ("a", texts[0], ((a, b, 0.90), (c, d, 0.80))),
+            ("b", texts[1], ((a, b, 0.70), (c, d, 0.85))),
+        )
+    ]
+    ranked = rank_sentences("Quand le port a-t-il grandi ?", hits, ["fr"])
+    closeness = {(c.passage, c.position): c.closeness for c in ranked}
+    assert closeness[(1, 0)] > closeness[(1, 1)] and closeness[(2, 1)] > closeness[(2, 0)]
+
+
 def test_across_languages_the_sentence_read_as_answering_may_share_no_word() -> None:
     text = "Le groupe a publié un communiqué mardi. Il a attribué cette fermeture à des ajustements stratégiques."
     question = "What reason was given?"
@@ -179,11 +192,9 @@ def test_hits_carry_each_sentences_closeness_at_document_offsets(tmp_path: Path)
 def test_workers_pool_the_sentences_one_process_pools() -> None:
     settings = Settings()
     local = make_embedder(settings)
-    # Enough text that every process pools through torch (a small job goes through the engine).
     texts = [
         f"Article {n}. Alibaba ferme son laboratoire. Environ {n} personnes y travaillaient. " * 20 for n in range(6)
     ]
-    assert sum(map(len, texts)) > SMALL_JOB_CHARACTERS
     spans = [sentence_spans(text) for text in texts]
     parallel = ParallelEmbedder(settings, local, workers=2)
     try:
@@ -195,15 +206,3 @@ def test_workers_pool_the_sentences_one_process_pools() -> None:
     assert np.sum(found[0] * expected[0], axis=1).min() > 0.999
     for mine, theirs in zip(found[1], expected[1], strict=True):
         assert mine.shape == theirs.shape and np.sum(mine * theirs, axis=1).min() > 0.999
-
-
-def test_a_small_job_reads_each_sentence_alone_through_the_engine_without_torch() -> None:
-    script = (
-        "import sys; from rag.embedders import make_embedder; from rag.settings import Settings; "
-        "from rag.text.sentences import sentence_spans; e = make_embedder(Settings()); "
-        "t = 'Le laboratoire a fermé. Il employait 30 personnes.'; s = sentence_spans(t); "
-        "v, (p,) = e.embed_with_spans([t], [s]); a = e.embed_documents([t[x:y] for x, y in s]); "
-        "print(v.shape[0], p.shape[0], round(float((p * a).sum(axis=1).min()), 3), 'torch' in sys.modules)"
-    )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert result.stdout.split() == ["1", "2", "1.0", "False"]

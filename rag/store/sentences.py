@@ -23,8 +23,10 @@ import numpy.typing as npt
 
 from rag.types import Spans
 
-#: A chunk of 512 tokens rarely holds 40 sentences; 96 of 384 dimensions, in base64, fit a Milvus string (65,535).
+#: A chunk of 512 tokens rarely holds 40 sentences; 96 of 384 dimensions, in base64, fit a Milvus string.
 MAX_SENTENCES = 96
+#: The most bytes packed for one chunk: their base64 fits a Milvus string (65,535 characters).
+MAX_BYTES = 65_535 // 4 * 3
 #: ``(start, end, cosine)`` of each sentence of a chunk, offsets into the chunk's text.
 SentenceScores = list[tuple[int, int, float]]
 _HEADER = np.dtype([("count", "<u2"), ("dimension", "<u2")])
@@ -44,8 +46,9 @@ def pack(spans: Spans, vectors: npt.NDArray[np.float32]) -> bytes:
     A span without tokens (a zero row) is left out; a chunk with none still gets a header, which
     says that it was pooled (an indexer re-embeds a chunk whose sentences were never pooled).
     """
-    kept = [i for i in range(len(spans)) if np.any(vectors[i])][:MAX_SENTENCES]
     dimension = vectors.shape[1] if vectors.ndim == 2 else 0
+    fits = (MAX_BYTES - _HEADER.itemsize) // (12 + dimension)  # a wider model keeps fewer sentences
+    kept = [i for i in range(len(spans)) if np.any(vectors[i])][: min(MAX_SENTENCES, fits)]
     rows = vectors[kept].astype(np.float32).reshape(len(kept), dimension)
     scales = np.abs(rows).max(axis=1, initial=0.0) / 127
     values = np.round(rows / scales[:, None]).astype(np.int8)

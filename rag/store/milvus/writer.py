@@ -76,10 +76,12 @@ class MilvusWriter:
     def __init__(self, client: MilvusClient, prefix: str, dimension: int, dense_index: str = "FLAT") -> None:
         self._client, self._prefix = client, prefix
         self._dimension, self._dense_index = dimension, dense_index
+        self._fields: dict[str, bool] = {}  # chunk table -> whether it has the sentence vectors' field
         published = read_published(client, prefix)
         if published is None:
             published = Published(generation=0, build=1, dense_index=dense_index)
             create_build(client, Names(prefix, 1), dimension, dense_index)
+            self._fields.clear()
             published = publish(client, prefix, published)
         self.published = published
         self.names = Names(prefix, published.build)
@@ -105,14 +107,17 @@ class MilvusWriter:
         rows = iterate(self._client, self.names.documents, live(self.published.generation), ["doc_id", "path"])
         return {r["doc_id"]: r["path"] for r in rows}
 
-    def holds_sentences(self) -> bool:
-        """Whether the current build's chunks have a field for sentence vectors (builds before them do not)."""
-        return has_field(self._client, self.names.chunks, SENTENCES)
+    def holds_sentences(self, names: Names | None = None) -> bool:
+        """Whether a build's chunks (the current one's by default) have a field for sentence vectors."""
+        table = (names or self.names).chunks
+        if table not in self._fields:  # a collection's fields never change: asked once per table
+            self._fields[table] = has_field(self._client, table, SENTENCES)
+        return self._fields[table]
 
     def vectors_for(self, hashes: list[str], names: Names | None = None) -> dict[str, Embedded]:
         """The stored vectors of each chunk text already embedded (keyed by its content hash)."""
         table = (names or self.names).chunks
-        fields = ["hash", "dense"] + ([SENTENCES] if has_field(self._client, table, SENTENCES) else [])
+        fields = ["hash", "dense"] + ([SENTENCES] if self.holds_sentences(names) else [])
         found: dict[str, Embedded] = {}
         for start in range(0, len(hashes), 500):
             wanted = _quoted(hashes[start : start + 500])
@@ -259,6 +264,7 @@ class MilvusWriter:
         generation = self.published.generation + 1
         old, self.names = self.names, Names(self._prefix, self.published.build + 1)
         create_build(self._client, self.names, self._dimension, self._dense_index)
+        self._fields.clear()
         for batch in batches:
             self._insert_documents(batch, generation)
             self._insert(self.names.sources, [self._source_row(s, generation) for s in batch.sources.values()])
