@@ -97,20 +97,20 @@ def _article(number: int, variant: str) -> str:
     return "\n".join(lines)
 
 
-def corpus_variant(variant: str) -> dict[str, str]:
-    """~40 small articles; B changes every third one, drops five and adds five."""
-    files = {f"n{n:02d}.md": _article(n, "A") for n in range(FILES)}
+def corpus_variant(variant: str, files: int = FILES, turnover: int = 5) -> dict[str, str]:
+    """``files`` small articles; B changes every third one, drops ``turnover`` and adds as many."""
+    found = {f"n{n:02d}.md": _article(n, "A") for n in range(files)}
     if variant == "B":
-        for n in range(0, FILES, 3):
-            files[f"n{n:02d}.md"] = _article(n, "B")
-        for n in range(FILES - 5, FILES):
-            del files[f"n{n:02d}.md"]
-        files.update({f"m{n:02d}.md": _article(100 + n, "B") for n in range(5)})
-    return files
+        for n in range(0, files, 3):
+            found[f"n{n:02d}.md"] = _article(n, "B")
+        for n in range(files - turnover, files):
+            del found[f"n{n:02d}.md"]
+        found.update({f"m{n:02d}.md": _article(100 + n, "B") for n in range(turnover)})
+    return found
 
 
-def switch_corpus(folder: Path, variant: str) -> None:
-    wanted = corpus_variant(variant)
+def switch_corpus(folder: Path, variant: str, files: int = FILES, turnover: int = 5) -> None:
+    wanted = corpus_variant(variant, files, turnover)
     for path in folder.iterdir():
         if path.name not in wanted:
             path.unlink()

@@ -38,9 +38,9 @@ from rag.store.milvus.backend import MilvusBackend
 from rag.store.milvus.collections import NEVER, Names, load
 from rag.store.milvus.connection import call
 from rag.store.milvus.generations import read_published
+from tests import test_crash_consistency as crash_consistency
 from tests.helpers import ROOT
 from tests.milvus_helpers import MILVUS_ENV, Whole, milvus_settings, read_corpus, release
-from tests.test_crash_consistency import _article
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 KILL_RUNS = 20
@@ -130,26 +130,9 @@ Corpus = dict[str, Whole]
 FILES = 24
 
 
-def corpus_variant(variant: str) -> dict[str, str]:
-    """The file store test's articles, fewer of them: B changes every third one, drops three and adds three."""
-    files = {f"n{n:02d}.md": _article(n, "A") for n in range(FILES)}
-    if variant == "B":
-        for n in range(0, FILES, 3):
-            files[f"n{n:02d}.md"] = _article(n, "B")
-        for n in range(FILES - 3, FILES):
-            del files[f"n{n:02d}.md"]
-        files.update({f"m{n:02d}.md": _article(100 + n, "B") for n in range(3)})
-    return files
-
-
 def switch_corpus(folder: Path, variant: str) -> None:
-    wanted = corpus_variant(variant)
-    for path in folder.iterdir():
-        if path.name not in wanted:
-            path.unlink()
-    for name, text in wanted.items():
-        if not (folder / name).exists() or (folder / name).read_text(encoding="utf-8") != text:
-            (folder / name).write_text(text, encoding="utf-8")
+    """The file store test's articles, fewer of them: B changes every third one, drops three and adds three."""
+    crash_consistency.switch_corpus(folder, variant, FILES, turnover=3)
 
 
 def by_path(corpus: Corpus) -> dict[str, str]:

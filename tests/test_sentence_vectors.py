@@ -69,9 +69,9 @@ def test_a_file_index_without_sentence_vectors_gets_them_on_the_next_run(tmp_pat
     rows = [row for row, _ in index.docstore.stored_chunks()]
     assert index.sentence_similarities(HashingEmbedder().embed_query(ALIBABA), rows) == {}
     index.close()
-    upgraded = index_paths([corpus], settings, HashingEmbedder(pool_spans=True))
+    upgraded = index_paths([corpus], settings, HashingEmbedder(pools_spans=True))
     assert upgraded.chunks_embedded == first.chunks_embedded == first.chunks_total
-    again = index_paths([corpus], settings, HashingEmbedder(pool_spans=True))
+    again = index_paths([corpus], settings, HashingEmbedder(pools_spans=True))
     assert again.chunks_embedded == 0, "pooled once, reused by content hash afterwards"
     index = Index.open(settings.index_dir)
     try:
@@ -106,7 +106,7 @@ def test_a_milvus_build_made_before_sentence_vectors_is_rebuilt_and_loses_nothin
     before = read_corpus(settings)
     with opened(settings) as store:
         assert store.sentence_similarities(HashingEmbedder().embed_query(ALIBABA), [0, 1, 2]) == {}
-    report = index_paths([corpus], settings, HashingEmbedder(pool_spans=True))
+    report = index_paths([corpus], settings, HashingEmbedder(pools_spans=True))
     release(settings)
     assert report.rebuilt and "predates sentence vectors" in report.rebuilt
     assert report.chunks_embedded == report.chunks_total, "every chunk pooled in the same pass as its vector"
@@ -114,7 +114,7 @@ def test_a_milvus_build_made_before_sentence_vectors_is_rebuilt_and_loses_nothin
     with opened(settings) as store:
         rows = [row for row, _ in store.docstore.stored_chunks()]
         assert len(store.sentence_similarities(HashingEmbedder().embed_query(ALIBABA), rows)) == len(rows)
-    assert index_paths([corpus], settings, HashingEmbedder(pool_spans=True)).chunks_embedded == 0
+    assert index_paths([corpus], settings, HashingEmbedder(pools_spans=True)).chunks_embedded == 0
     release(settings)
 
 
@@ -169,7 +169,7 @@ def test_across_languages_the_sentence_read_as_answering_may_share_no_word() -> 
 
 def test_hits_carry_each_sentences_closeness_at_document_offsets(tmp_path: Path) -> None:
     corpus, settings = _corpus(tmp_path), Settings(index_dir=tmp_path / "index", embedding_backend="fake")
-    index_paths([corpus], settings, HashingEmbedder(pool_spans=True))
+    index_paths([corpus], settings, HashingEmbedder(pools_spans=True))
     assistant = Assistant(settings, embedder=HashingEmbedder())
     hits = assistant.retrieve(ALIBABA).hits
     assert hits and all(hit.sentences for hit in hits)

@@ -22,10 +22,10 @@ class HashingEmbedder:
     calibration = None
 
     def __init__(
-        self, dimension: int = 64, max_tokens: int = 254, name: str = "fake-hashing", pool_spans: bool = False
+        self, dimension: int = 64, max_tokens: int = 254, name: str = "fake-hashing", pools_spans: bool = False
     ) -> None:
         self.name = f"{name}-{dimension}"
-        self.pool_spans = pool_spans
+        self.pools_spans = pools_spans
         self.dimension = dimension
         self.max_tokens = max_tokens
         self.calls = 0
@@ -53,13 +53,9 @@ class HashingEmbedder:
     def embed_query(self, text: str) -> Vectors:
         return self._vector(text)
 
-    @property
-    def pools_spans(self) -> bool:
-        return self.pool_spans
-
     def embed_with_spans(self, texts: list[str], spans: list[Spans]) -> tuple[Vectors, list[Vectors]] | None:
-        """With ``pool_spans``, each span's own bag of words: what a real model pools from its pass."""
-        if not self.pool_spans:
+        """With ``pools_spans``, each span's own bag of words: what a real model pools from its pass."""
+        if not self.pools_spans:
             return None
         pooled = [
             np.stack([self._vector(text[a:b]) for a, b in text_spans])

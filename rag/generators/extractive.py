@@ -156,8 +156,6 @@ def _closeness(passages: list[Hit]) -> dict[tuple[str, int, int], float]:
     """
     found: dict[tuple[str, int, int], float] = {}
     for hit in passages:
-        if not hit.sentences:
-            continue
         for start, end, cosine in hit.sentences:
             key = (hit.chunk.doc_id, start, end)
             found[key] = max(found.get(key, -1.0), cosine)

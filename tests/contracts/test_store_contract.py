@@ -212,11 +212,11 @@ class StoreContract:
 @pytest.fixture(scope="module")
 def seeds_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The seeds, then a second run adding a note and an identical copy of a seed (one document, two files)."""
-    corpus, settings = index_seeds(tmp_path_factory.mktemp("store"), HashingEmbedder(pool_spans=True))
+    corpus, settings = index_seeds(tmp_path_factory.mktemp("store"), HashingEmbedder(pools_spans=True))
     seed = sorted(corpus.glob("*.txt"))[0]
     shutil.copy(seed, corpus / "copie.txt")
     (corpus / "brest.md").write_text("# Brest\n\nLe port de Brest a accueilli 4 200 escales de navires en 2022.\n")
-    index_paths([corpus], settings, HashingEmbedder(pool_spans=True))
+    index_paths([corpus], settings, HashingEmbedder(pools_spans=True))
     return settings.index_dir
 
 
@@ -266,11 +266,11 @@ def milvus_seeds(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     corpus = root / "articles"
     shutil.copytree(SEEDS, corpus, ignore=shutil.ignore_patterns("*.jsonl", "*.md"))
     settings = _milvus(Settings(index_dir=root / "index", embedding_backend="fake"))
-    index_paths([corpus], settings, HashingEmbedder(pool_spans=True))
+    index_paths([corpus], settings, HashingEmbedder(pools_spans=True))
     seed = sorted(corpus.glob("*.txt"))[0]
     shutil.copy(seed, corpus / "copie.txt")
     (corpus / "brest.md").write_text("# Brest\n\nLe port de Brest a accueilli 4 200 escales de navires en 2022.\n")
-    index_paths([corpus], settings, HashingEmbedder(pool_spans=True))
+    index_paths([corpus], settings, HashingEmbedder(pools_spans=True))
     return settings
 
 
